@@ -1,0 +1,1 @@
+# adapters/local.mk: the platform adapters.

@@ -1,0 +1,26 @@
+# The core library shared by parleyd, parley and the unit tests; the other
+# fragments add their modules to it.
+noinst_LIBRARIES += src/libparley.a
+src_libparley_a_SOURCES = \
+	src/macro.h \
+	src/log.c src/log.h
+
+PARLEY_LIBS = src/libparley.a $(LIBUV_LIBS) $(SQLITE_LIBS) $(INIH_LIBS) \
+	$(UTF8PROC_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(LWS_LIBS) $(SYSTEMD_LIBS) \
+	$(OPENBLAS_LIBS) $(YAML_LIBS) $(LIBS)
+AM_CFLAGS += $(LIBUV_CFLAGS) $(SQLITE_CFLAGS) $(INIH_CFLAGS) $(UTF8PROC_CFLAGS) \
+	$(JSONC_CFLAGS) $(CURL_CFLAGS) $(LWS_CFLAGS) $(SYSTEMD_CFLAGS) \
+	$(OPENBLAS_CFLAGS) $(YAML_CFLAGS)
+
+sbin_PROGRAMS += src/parleyd
+src_parleyd_SOURCES = src/parleyd.c
+src_parleyd_LDADD = $(PARLEY_LIBS)
+
+bin_PROGRAMS += src/parley
+src_parley_SOURCES = src/parley.c src/parley.h
+src_parley_LDADD = $(PARLEY_LIBS)
+
+include $(srcdir)/src/store.mk
+include $(srcdir)/src/text.mk
+include $(srcdir)/src/metrics.mk
+include $(srcdir)/src/model.mk

@@ -1,0 +1,1 @@
+# src/metrics.mk: rules for the metrics modules and their tests.

@@ -1,0 +1,1 @@
+# src/model.mk: rules for the model modules and their tests.

@@ -1,0 +1,1 @@
+# src/store.mk: rules for the store modules and their tests.

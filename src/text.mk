@@ -1,0 +1,1 @@
+# src/text.mk: rules for the text modules and their tests.

@@ -1,5 +1,5 @@
 /* parley: corpus preparation, training, evaluation, chat, inspection. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -11,14 +11,20 @@
  *
  * Every record is checked: invalid UTF-8, a missing or empty side, a wrong
  * shape.  A bad record is reported through the malformed callback with its
- * line and skipped; reading goes on. */
+ * line and skipped; reading goes on.  Two things end a YAML file early,
+ * each reported with its line: invalid UTF-8 anywhere (the whole file is
+ * skipped, since libyaml cannot read past it) and a syntax error (what
+ * came before it was read). */
 #ifndef PARLEY_CORPUS_H
 #define PARLEY_CORPUS_H
 
 #include <stddef.h>
 
-/* Limits: a longer line (TSV, JSONL) or YAML scalar is malformed. */
+/* Limits: a longer line (TSV, JSONL) or YAML turn is malformed; a YAML
+ * file, which is parsed whole, may not be larger than CORPUS_YAML_MAX_BYTES
+ * (-EFBIG). */
 #define CORPUS_LINE_MAX_BYTES (64 * 1024)
+#define CORPUS_YAML_MAX_BYTES (64 * 1024 * 1024)
 
 struct corpus_pair {
         const char *prompt;

@@ -43,6 +43,10 @@ enum token_special {
 /* Longest token in bytes, without the terminating NUL. */
 #define TOKEN_MAX_BYTES 64
 
+/* True when the len bytes at s are valid UTF-8 (no overlong forms, no
+ * surrogates, nothing past U+10FFFF) without a NUL byte. */
+bool text_utf8_valid(const char *s, size_t len);
+
 /* Normalises text as above (case folding only when casefold is true) into a
  * malloc'd string in *ret.  -EILSEQ for invalid UTF-8, -ENOMEM. */
 int text_normalize(const char *text, bool casefold, char **ret);

@@ -88,7 +88,8 @@ static void test_fullwidth_and_cjk(void)
         CHECK_TOKENS("我爱NLP!", "我", "爱", "nlp", "!");
         CHECK_TOKENS("你好。再见！", "你", "好", "。", "再", "见", "!");
         /* kana one per character, hangul in words */
-        CHECK_TOKENS("こんにちはカタカナ", "こ", "ん", "に", "ち", "は", "カ", "タ", "カ", "ナ");
+        CHECK_TOKENS("こんにちはカタカナ", "こ", "ん", "に", "ち", "は",
+                     "カ", "タ", "カ", "ナ");
         CHECK_TOKENS("안녕하세요 세계", "안녕하세요", "세계");
         /* halfwidth katakana become fullwidth, with the voiced mark composed */
         CHECK_TOKENS("ｶﾞ", "ガ");

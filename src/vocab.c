@@ -324,10 +324,12 @@ int vocab_from_json(const char *json, struct vocab **ret)
 
         if (!tokener)
                 return -ENOMEM;
+        if (len > INT32_MAX)
+                goto out;
 
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         array = json_tokener_parse_ex(tokener, json, (int)len);
-        if (!array || len > INT32_MAX || json_tokener_get_parse_end(tokener) != len ||
+        if (!array || json_tokener_get_parse_end(tokener) != len ||
             !json_object_is_type(array, json_type_array))
                 goto out;
 

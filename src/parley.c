@@ -8,6 +8,7 @@
 #include "parley.h"
 
 static const struct parley_command commands[] = {
+        { "score", "BLEU or ROUGE of hypotheses against references", parley_score_run },
         { NULL, NULL, NULL },
 };
 

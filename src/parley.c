@@ -9,6 +9,7 @@
 
 static const struct parley_command commands[] = {
         { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
+        { "score", "BLEU or ROUGE of hypotheses against references", parley_score },
         { NULL, NULL, NULL },
 };
 

@@ -23,7 +23,7 @@
  * PRAGMA quick_check reads every page, so it runs only on databases up to
  * STORE_QUICK_CHECK_MAX_BYTES; larger ones rely on SQLite's own checks on
  * first read (header, size) and report corruption when a query meets it. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <assert.h>
 #include <errno.h>

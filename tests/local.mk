@@ -3,11 +3,13 @@ TESTS += \
 	tests/test-console.sh \
 	tests/test-crash.sh \
 	tests/test-config.sh \
-	tests/test-man.sh
+	tests/test-man.sh \
+	tests/test-notify.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
 	tests/test-crash.sh \
 	tests/test-config.sh \
 	tests/test-man.sh \
+	tests/test-notify.py \
 	tests/summary.sh

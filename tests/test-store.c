@@ -2,7 +2,7 @@
  * temporary directory.  A second SQLite connection looks at what the store
  * wrote, builds old or damaged databases, and injects failures with
  * triggers. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>

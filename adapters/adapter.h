@@ -69,6 +69,10 @@ struct adapter_ops {
         const struct config_key *config_keys;   /* NULL-name terminated */
         /* Minimum spacing of sends to one chat, in ms (0: none). */
         uint64_t chat_send_interval_ms;
+        /* Optional: how long the next send to chat_id must wait, for limits
+         * beyond the per-chat spacing (per group, per account); 0: now.
+         * The core asks again when the wait is over. */
+        uint64_t (*send_delay_ms)(void *state, const char *chat_id);
 
         /* Reads configuration; no I/O yet. */
         int (*create)(struct adapter *a, const struct config *config, void **ret_state);

@@ -632,6 +632,15 @@ static void chat_queue_kick(struct chat_queue *q)
                 return;
         }
 
+        if (a->ops->send_delay_ms) {
+                uint64_t delay_ms = a->ops->send_delay_ms(a->state, q->chat_id);
+
+                if (delay_ms > 0) {
+                        uv_timer_start(&q->timer, chat_queue_on_timer, delay_ms, 0);
+                        return;
+                }
+        }
+
         out = (struct adapter_outgoing){
                 .id = o->row.id,
                 .chat_id = o->row.chat_id,

@@ -8,14 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "adapter.h"
 #include "backoff.h"
+#include "commands.h"
 #include "core.h"
 #include "log.h"
 #include "macro.h"
+#include "remind.h"
 #include "responder.h"
 #include "router.h"
+#include "scheduler.h"
 #include "store.h"
 #include "workq.h"
 
@@ -24,6 +29,7 @@
 #define CORE_SEND_RETRY_INITIAL_MS 1000
 #define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
 #define CORE_ACCOUNT "default"
+#define CORE_DAY_MS (24 * 3600 * 1000LL)
 
 const struct config_key core_config_keys[] = {
         { "parleyd", "state_dir", CONFIG_PATH, LOCALSTATEDIR "/lib/parley", false, 0, 0, NULL,
@@ -38,8 +44,42 @@ const struct config_key core_config_keys[] = {
           "worker threads that run the model" },
         { "model", "path", CONFIG_PATH, NULL, false, 0, 0, NULL,
           "the model file made by 'parley train' (none: only commands answer)" },
+        { "policy", "group_replies", CONFIG_ENUM, "mentioned", false, 0, 0, "mentioned|all",
+          "in group chats, answer only messages that mention or reply to the bot, or all" },
+        { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
+          "time zone for users who set none, an IANA name (default: the system's)" },
+        { "history", "retention_days", CONFIG_INT, "0", false, 0, 36500, NULL,
+          "days messages are kept, pruned daily; 0 keeps them (at least 2 when set)" },
         { NULL },
 };
+
+size_t core_config_tables(const struct config_key **tables, size_t max)
+{
+        size_t n = 0;
+
+        if (n < max)
+                tables[n++] = core_config_keys;
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops && n < max; ops++)
+                tables[n++] = (*ops)->config_keys;
+        return n;
+}
+
+int core_database_path(const struct config *config, char **ret)
+{
+        const char *database = config_get_string(config, "parleyd", "database");
+        const char *state_dir = config_get_string(config, "parleyd", "state_dir");
+        char *path;
+
+        if (database)
+                path = strdup(database);
+        else if (asprintf(&path, "%s/parley.db", state_dir) < 0)
+                path = NULL;
+        if (!path)
+                return -ENOMEM;
+
+        *ret = path;
+        return 0;
+}
 
 /* One reply waiting in a chat's queue. */
 struct outgoing {
@@ -88,6 +128,12 @@ struct core {
         uint64_t shutdown_timeout_ms;
         uv_timer_t drain_timer;
         size_t open_timers;
+
+        struct scheduler *scheduler;
+        char *time_zone;                /* for users who set none */
+        bool group_replies_all;
+        int64_t retention_ms;           /* 0: keep history */
+        uv_timer_t retention_timer;
 };
 
 /* A message from the inbox on its way to an answer. */
@@ -95,7 +141,11 @@ struct core_message {
         struct core *core;
         struct adapter *adapter;
         struct store_inbox_row row;
-        char *reply;
+        struct router_result route;
+        bool run_command;               /* the store job runs route's command first */
+        bool reminders_changed;
+        int64_t now_ms;
+        char *reply;                    /* NULL: the message gets no answer */
         const char *source;
         int64_t outbox_id;
         struct store_outbox_row out;
@@ -142,6 +192,14 @@ static void core_status(struct core *c, const char *format, ...)
 
         if (c->events.status)
                 c->events.status(c->events.userdata, text);
+}
+
+static int64_t core_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void core_pending_done(struct core *c)
@@ -431,20 +489,45 @@ static struct log_fields core_message_log(const struct core_message *m)
 
 static void chat_queue_push(struct adapter *a, struct store_outbox_row *row);
 
+/* Runs the message's command, if any, then marks the message answered and
+ * queues the reply: on the store thread. */
 static void core_complete_work(void *data)
 {
         struct core_message *m = data;
-        struct store *s = m->core->store;
-        struct store_reply reply = {
+        struct core *c = m->core;
+        struct store *s = c->store;
+        struct store_reply reply;
+
+        if (m->run_command) {
+                struct command_context ctx = {
+                        .store = s,
+                        .adapter = m->adapter->ops->name,
+                        .account = CORE_ACCOUNT,
+                        .chat_id = m->row.chat_id,
+                        .user_id = m->row.user_id ? m->row.user_id : "",
+                        .thread_id = m->row.thread_id,
+                        .text = m->row.text,
+                        .now_ms = m->now_ms,
+                        .default_time_zone = c->time_zone,
+                };
+                struct command_outcome outcome;
+
+                m->r = command_run(&ctx, &m->route, &outcome);
+                if (m->r < 0)
+                        return;
+                m->reply = outcome.reply;
+                m->reminders_changed = outcome.reminders_changed;
+        }
+
+        reply = (struct store_reply){
                 .chat_id = m->row.chat_id,
                 .thread_id = m->row.thread_id,
                 .reply_to = m->row.message_id,
                 .text = m->reply,
                 .source = m->source,
         };
-
-        m->r = store_inbox_complete(s, m->row.id, &reply, &m->outbox_id);
-        if (m->r >= 0)
+        m->r = store_inbox_complete(s, m->row.id, m->reply ? &reply : NULL, &m->outbox_id);
+        if (m->r >= 0 && m->reply)
                 m->r = store_outbox_get(s, m->outbox_id, &m->out);
 }
 
@@ -459,12 +542,14 @@ static void core_complete_done(void *data)
         else if (m->r < 0)
                 log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
                            "next start", store_error(c->store));
-        else {
+        else if (m->reply) {
                 log_record(LOG_DEBUG, &f, "reply %" PRId64 " queued (%s)", m->outbox_id,
                            m->source);
                 chat_queue_push(m->adapter, &m->out);
         }
 
+        if (m->reminders_changed)
+                scheduler_rearm(c->scheduler);
         core_message_free(m);
         core_pending_done(c);
 }
@@ -511,11 +596,18 @@ static void core_respond_done(void *data)
         core_message_complete(m);
 }
 
+/* Whether the reply policy lets the bot answer this message at all. */
+static bool core_policy_answers(const struct core *c, const struct core_message *m)
+{
+        if (m->row.direct || m->row.addressed)
+                return true;
+        return c->group_replies_all;
+}
+
 static void core_message_route(struct core_message *m)
 {
         struct core *c = m->core;
         struct log_fields f = core_message_log(m);
-        struct router_result route;
         int r;
 
         /* Closing: the inbox row stays undone and is answered at the next
@@ -526,28 +618,29 @@ static void core_message_route(struct core_message *m)
                 return;
         }
 
-        r = router_route(m->row.text, &route);
-        if (r < 0)
-                goto fail;
+        m->now_ms = core_now_ms();
+        if (!core_policy_answers(c, m)) {
+                log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
+                core_message_complete(m);
+                return;
+        }
 
-        if (route.action == ROUTER_COMMAND) {
-                log_record(LOG_DEBUG, &f, "command '%s'", route.command);
-                m->reply = TAKE_PTR(route.reply);
+        router_route(m->row.text, &m->route);
+        if (m->route.action == ROUTER_COMMAND) {
+                log_record(LOG_DEBUG, &f, "command '%s'", router_command_name(m->route.command));
+                m->run_command = true;
                 m->source = "command";
                 core_message_complete(m);
                 return;
         }
 
         r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
-        if (r < 0)
-                goto fail;
-        return;
-
-fail:
-        log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the next "
-                   "start", strerror(-r));
-        core_message_free(m);
-        core_pending_done(c);
+        if (r < 0) {
+                log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
+                           "next start", strerror(-r));
+                core_message_free(m);
+                core_pending_done(c);
+        }
 }
 
 /* ---- delivery ---- */
@@ -858,13 +951,149 @@ static int core_adapters_create(struct core *c, const struct config *config, cha
         return 0;
 }
 
+/* The system's zone name: /etc/localtime links into the zone database;
+ * TZ may name a zone too.  UTC when neither says. */
+static int system_time_zone(char **ret)
+{
+        char link[512];
+        const char *tz = getenv("TZ"), *name = "UTC", *z;
+        ssize_t n = readlink("/etc/localtime", link, sizeof(link) - 1);
+
+        if (tz && *tz)
+                name = tz[0] == ':' ? tz + 1 : tz;
+        else if (n > 0) {
+                link[n] = '\0';
+                z = strstr(link, "zoneinfo/");
+                if (z)
+                        name = z + strlen("zoneinfo/");
+        }
+
+        *ret = strdup(name);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The zone for users who set none: the configured one or the system's. */
+static int core_time_zone_resolve(const struct config *config, char **ret, char *error)
+{
+        const char *tz = config_get_string(config, "reminders", "time_zone");
+        char *name;
+        int r;
+
+        if (tz && *tz) {
+                name = strdup(tz);
+                if (!name)
+                        return -ENOMEM;
+        } else {
+                r = system_time_zone(&name);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!remind_zone_valid(name)) {
+                snprintf(error, CORE_ERROR_MAX, "%s: time zone '%s' is unknown; set [reminders] "
+                         "time_zone to a name such as Europe/Berlin",
+                         config_where(config, "reminders", "time_zone"), name);
+                free(name);
+                return -EINVAL;
+        }
+
+        *ret = name;
+        return 0;
+}
+
+/* Applies the reply policy, the time zone and the retention period; on
+ * error nothing changes. */
+static int core_policy_set(struct core *c, const struct config *config, char *error)
+{
+        int64_t days = config_get_int(config, "history", "retention_days");
+        char *tz;
+        int r;
+
+        if (days == 1) {
+                snprintf(error, CORE_ERROR_MAX, "%s: retention_days must be 0 (keep) or at least "
+                         "2, longer than a platform's redelivery window",
+                         config_where(config, "history", "retention_days"));
+                return -EINVAL;
+        }
+
+        r = core_time_zone_resolve(config, &tz, error);
+        if (r < 0)
+                return r;
+
+        free(c->time_zone);
+        c->time_zone = tz;
+        c->retention_ms = days * CORE_DAY_MS;
+        c->group_replies_all = strcmp(config_get_string(config, "policy", "group_replies"),
+                                      "all") == 0;
+        return 0;
+}
+
+/* A reminder fired: its message goes out like any reply. */
+static void core_on_reminder(void *userdata, struct store_outbox_row *row)
+{
+        struct core *c = userdata;
+        struct adapter *a = core_adapter_find(c, row->adapter);
+
+        if (!a) {
+                log_notice("a reminder for %s is queued, but that adapter is not enabled",
+                           row->adapter);
+                return;
+        }
+        chat_queue_push(a, row);
+}
+
+struct core_prune {
+        struct core *core;
+        int64_t before_ms;
+        struct store_prune_counts counts;
+        int r;
+};
+
+static void core_prune_work(void *data)
+{
+        struct core_prune *p = data;
+
+        p->r = store_history_prune(p->core->store, p->before_ms, &p->counts);
+}
+
+static void core_prune_done(void *data)
+{
+        struct core_prune *p = data;
+
+        if (p->r < 0)
+                log_error("history retention: %s; trying again tomorrow",
+                          store_error(p->core->store));
+        else if (p->counts.history + p->counts.inbox + p->counts.outbox + p->counts.reminders)
+                log_info("history retention removed %" PRId64 " message(s), %" PRId64
+                         " inbox, %" PRId64 " outbox and %" PRId64 " reminder row(s)",
+                         p->counts.history, p->counts.inbox, p->counts.outbox,
+                         p->counts.reminders);
+        free(p);
+}
+
+static void core_on_retention_timer(uv_timer_t *t)
+{
+        struct core *c = t->data;
+        struct core_prune *p;
+
+        if (c->retention_ms == 0 || c->closing)
+                return;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return;
+        p->core = c;
+        p->before_ms = core_now_ms() - c->retention_ms;
+        if (workq_submit(c->store_q, core_prune_work, core_prune_done, p) < 0)
+                free(p);
+}
+
 int core_new(uv_loop_t *loop, const struct config *config, const struct core_events *events,
              struct core **ret, char *error)
 {
         const char *state_dir = config_get_string(config, "parleyd", "state_dir");
-        const char *database = config_get_string(config, "parleyd", "database");
         const char *model = config_get_string(config, "model", "path");
-        _cleanup_free_ char *db_default = NULL;
+        _cleanup_free_ char *database = NULL;
         char sub_error[STORE_ERROR_MAX];
         struct core *c;
         int r;
@@ -883,13 +1112,13 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
                 goto fail;
         }
 
-        if (!database) {
-                if (asprintf(&db_default, "%s/parley.db", state_dir) < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                database = db_default;
-        }
+        r = core_database_path(config, &database);
+        if (r < 0)
+                goto fail;
+
+        r = core_policy_set(c, config, error);
+        if (r < 0)
+                goto fail;
 
         r = store_open(database, &c->store, sub_error);
         if (r < 0) {
@@ -915,6 +1144,14 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         uv_timer_init(loop, &c->drain_timer);
         c->drain_timer.data = c;
         c->open_timers++;
+        uv_timer_init(loop, &c->retention_timer);
+        c->retention_timer.data = c;
+        c->open_timers++;
+
+        r = scheduler_new(loop, c->store_q, c->store, core_on_reminder, c, &c->scheduler);
+        if (r < 0)
+                goto fail_errno;
+        c->open_timers++;
 
         r = core_adapters_create(c, config, error);
         if (r < 0)
@@ -936,13 +1173,19 @@ fail:
         for (size_t i = 0; i < c->n_adapters; i++)
                 free(c->adapters[i].cursor);
         free(c->adapters);
-        if (c->open_timers)
+        if (c->open_timers) {
                 uv_close((uv_handle_t *)&c->drain_timer, NULL);
+                uv_close((uv_handle_t *)&c->retention_timer, NULL);
+        }
+        if (c->scheduler)
+                scheduler_close(c->scheduler, NULL, NULL);
         workq_free(c->decode_q);
         workq_free(c->store_q);
         responder_free(c->responder);
         store_free(c->store);
         uv_run(loop, UV_RUN_NOWAIT);
+        scheduler_free(c->scheduler);
+        free(c->time_zone);
         free(c);
         return r;
 }
@@ -1034,6 +1277,9 @@ int core_start(struct core *c)
                 }
         }
 
+        scheduler_rearm(c->scheduler);
+        uv_timer_start(&c->retention_timer, core_on_retention_timer, 0, CORE_DAY_MS);
+
         core_status(c, "running");
         return 0;
 }
@@ -1055,6 +1301,19 @@ static void core_on_drain_timer_closed(uv_handle_t *h)
         core_check_drained(c);
 }
 
+static void core_on_timer_closed(void *userdata)
+{
+        struct core *c = userdata;
+
+        c->open_timers--;
+        core_check_drained(c);
+}
+
+static void core_on_retention_timer_closed(uv_handle_t *h)
+{
+        core_on_timer_closed(h->data);
+}
+
 static void core_on_chat_timer_closed(uv_handle_t *h)
 {
         struct chat_queue *q = h->data;
@@ -1070,6 +1329,8 @@ static void core_close(struct core *c)
         c->closing = true;
         uv_timer_stop(&c->drain_timer);
         uv_close((uv_handle_t *)&c->drain_timer, core_on_drain_timer_closed);
+        uv_close((uv_handle_t *)&c->retention_timer, core_on_retention_timer_closed);
+        scheduler_close(c->scheduler, core_on_timer_closed, c);
 
         for (size_t i = 0; i < c->n_adapters; i++) {
                 struct adapter *a = &c->adapters[i];
@@ -1137,8 +1398,14 @@ void core_stop(struct core *c, const char *reason)
         core_check_drained(c);
 }
 
-int core_reload(struct core *c, const struct config *config)
+int core_reload(struct core *c, const struct config *config, char *error)
 {
+        int r;
+
+        r = core_policy_set(c, config, error);
+        if (r < 0)
+                return r;
+
         c->shutdown_timeout_ms = config_get_int(config, "parleyd", "shutdown_timeout_ms");
         return 0;
 }
@@ -1165,6 +1432,8 @@ void core_free(struct core *c)
         }
         free(c->adapters);
         responder_free(c->responder);
+        scheduler_free(c->scheduler);
         store_free(c->store);
+        free(c->time_zone);
         free(c);
 }

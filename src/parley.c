@@ -10,6 +10,7 @@
 static const struct parley_command commands[] = {
         { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
         { "score", "BLEU or ROUGE of hypotheses against references", parley_score },
+        { "db", "look into parleyd's database: counts, a user's data", parley_db },
         { NULL, NULL, NULL },
 };
 

@@ -25,8 +25,7 @@
 #include "log.h"
 #include "macro.h"
 
-#define PARLEYD_DEFAULT_CONFIG SYSCONFDIR "/parley/parleyd.conf"
-#define PARLEYD_TABLES_MAX 16
+#define PARLEYD_DEFAULT_CONFIG CORE_DEFAULT_CONFIG
 
 /* Exit statuses, as parleyd(8) documents them. */
 #define PARLEYD_EXIT_OK 0
@@ -46,7 +45,7 @@ struct daemon {
         struct core *core;
         struct config *config;
         const char *config_path;        /* NULL: built in */
-        const struct config_key *tables[PARLEYD_TABLES_MAX];
+        const struct config_key *tables[CORE_CONFIG_TABLES_MAX];
         size_t n_tables;
 
         uv_signal_t sigterm, sigint, sighup;
@@ -54,13 +53,6 @@ struct daemon {
         bool watchdog_on;
         int exit_status;
 };
-
-static void daemon_tables_init(struct daemon *d)
-{
-        d->tables[d->n_tables++] = core_config_keys;
-        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
-                d->tables[d->n_tables++] = (*ops)->config_keys;
-}
 
 /* Loads d->config_path, or the built-in configuration when it is NULL. */
 static int daemon_config_load(struct daemon *d, struct config **ret)
@@ -112,10 +104,25 @@ static void daemon_on_stop_signal(uv_signal_t *s, int signum)
         core_stop(d->core, signum == SIGTERM ? "SIGTERM received" : "SIGINT received");
 }
 
+/* Keys a reload applies; the others need a restart. */
+static bool daemon_key_reloadable(const struct config_key *key)
+{
+        static const char *const keys[] = {
+                "parleyd.log_level", "parleyd.shutdown_timeout_ms", "policy.group_replies",
+                "reminders.time_zone", "history.retention_days",
+        };
+        char name[128];
+
+        snprintf(name, sizeof(name), "%s.%s", key->section, key->name);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(name, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static void daemon_on_change(const struct config_key *key, void *userdata)
 {
-        if (strcmp(key->section, "parleyd") == 0 &&
-            (strcmp(key->name, "log_level") == 0 || strcmp(key->name, "shutdown_timeout_ms") == 0))
+        if (daemon_key_reloadable(key))
                 return;
 
         log_notice("[%s] %s changed; it takes effect at the next restart", key->section,
@@ -125,6 +132,7 @@ static void daemon_on_change(const struct config_key *key, void *userdata)
 static void daemon_on_reload_signal(uv_signal_t *s, int signum)
 {
         struct daemon *d = s->data;
+        char error[CORE_ERROR_MAX];
         struct config *fresh;
         struct timespec now;
         int r;
@@ -141,9 +149,15 @@ static void daemon_on_reload_signal(uv_signal_t *s, int signum)
                 return;
         }
 
+        r = core_reload(d->core, fresh, error);
+        if (r < 0) {
+                log_error("SIGHUP: %s; keeping the running configuration", error);
+                config_free(fresh);
+                sd_notify(0, "READY=1");
+                return;
+        }
         config_changes(d->config, fresh, daemon_on_change, d);
         daemon_apply_log_level(fresh);
-        core_reload(d->core, fresh);
         config_free(d->config);
         d->config = fresh;
 
@@ -271,7 +285,7 @@ int main(int argc, char **argv)
         int opt, r;
 
         log_open("parleyd");
-        daemon_tables_init(&d);
+        d.n_tables = core_config_tables(d.tables, ELEMENTSOF(d.tables));
 
         while ((opt = getopt_long(argc, argv, "c:fh", options, NULL)) >= 0) {
                 switch (opt) {

@@ -4,7 +4,8 @@ TESTS += \
 	tests/test-crash.sh \
 	tests/test-config.sh \
 	tests/test-man.sh \
-	tests/test-notify.py
+	tests/test-notify.py \
+	tests/test-assistant.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -12,4 +13,5 @@ EXTRA_DIST += \
 	tests/test-config.sh \
 	tests/test-man.sh \
 	tests/test-notify.py \
+	tests/test-assistant.sh \
 	tests/summary.sh

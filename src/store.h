@@ -184,9 +184,16 @@ int store_history_recent(struct store *s, const char *adapter, const char *accou
 
 /* ---- reminders ---- */
 
-/* Longest reminder text and setting value stored, in bytes (-E2BIG). */
+/* Longest reminder text, setting key and setting value stored, in bytes
+ * (-E2BIG). */
 #define STORE_REMINDER_TEXT_MAX_BYTES 4000
+#define STORE_SETTING_KEY_MAX_BYTES 64
 #define STORE_SETTING_VALUE_MAX_BYTES 1000
+
+/* Pending reminders one user may have (-EDQUOT beyond), and the most
+ * store_reminder_list_due() returns at once. */
+#define STORE_REMINDER_PENDING_MAX 100
+#define STORE_REMINDER_DUE_BATCH_MAX 256
 
 enum store_reminder_status {
         STORE_REMINDER_PENDING,
@@ -212,7 +219,11 @@ struct store_reminder_row {
 };
 
 /* Adds a pending reminder.  adapter, account, chat_id, user_id, text and
- * time_zone must not be NULL (-EINVAL); thread_id and rule may be. */
+ * time_zone must not be NULL and due_at_ms must be positive (-EINVAL);
+ * thread_id and rule may be NULL.  -E2BIG for a text over
+ * STORE_REMINDER_TEXT_MAX_BYTES, -EDQUOT when the user already has
+ * STORE_REMINDER_PENDING_MAX pending reminders.  The rule is stored as
+ * given; remind.h defines what it means. */
 int store_reminder_add(struct store *s, const char *adapter, const char *account,
                        const char *chat_id, const char *user_id, const char *thread_id,
                        const char *text, int64_t due_at_ms, const char *rule,
@@ -238,7 +249,9 @@ int store_reminder_snooze(struct store *s, const char *adapter, const char *acco
 /* The earliest due time of any pending reminder; -ENOENT when none. */
 int store_reminder_next_due(struct store *s, int64_t *ret_due_at_ms);
 
-/* Pending reminders with due_at_ms <= now_ms, earliest first (then id). */
+/* Pending reminders with due_at_ms <= now_ms, earliest first (then id),
+ * at most STORE_REMINDER_DUE_BATCH_MAX: after a long downtime, fire these
+ * and ask again. */
 int store_reminder_list_due(struct store *s, int64_t now_ms, struct store_reminder_row **ret,
                             size_t *ret_n);
 
@@ -261,7 +274,7 @@ void store_reminder_rows_free(struct store_reminder_row *rows, size_t n);
 
 /* ---- user settings ---- */
 
-/* *ret is NULL when the key is not set. */
+/* *ret is NULL when the key is not set.  Key and value limits: -E2BIG. */
 int store_setting_get(struct store *s, const char *adapter, const char *account,
                       const char *user_id, const char *key, char **ret);
 
@@ -286,15 +299,21 @@ int store_history_search(struct store *s, const char *adapter, const char *accou
                          const char *chat_id, const char *user_id, const char *query,
                          size_t limit, struct store_history_row **ret, size_t *ret_n);
 
+/* The most exchanges store_history_last_exchanges() returns. */
+#define STORE_EXCHANGES_MAX 64
+
 /* An inbound message and the bot's reply to it. */
 struct store_exchange {
         struct store_history_row question;
         struct store_history_row answer;
 };
 
-/* The last n answered messages of a chat with their replies, oldest first
- * (by when the message came in).  A message answered twice pairs with its
- * first reply; unanswered messages are not exchanges. */
+/* The last n (at most STORE_EXCHANGES_MAX) answered messages of a chat
+ * with their replies, oldest first (in the order the messages were
+ * stored).  A message answered twice pairs with its first reply;
+ * unanswered messages are not exchanges.  Replies are paired through the
+ * inbox row they answer, recorded since schema version 4 (and matched by
+ * content for older rows when the database was migrated). */
 int store_history_last_exchanges(struct store *s, const char *adapter, const char *account,
                                  const char *chat_id, size_t n, struct store_exchange **ret,
                                  size_t *ret_count);
@@ -314,7 +333,10 @@ struct store_forget_counts {
  * failed outbox rows), their reminders and settings; answered inbox rows
  * keep only their event id (for redelivery detection) with text and user
  * cleared.  A message still being answered and a reply not yet delivered
- * are left for the delivery path, which owes them. */
+ * are left for the delivery path, which owes them.  Freed pages are
+ * overwritten (secure_delete) and the search index is rebuilt without the
+ * erased words, so the text does not linger in the file; the write-ahead
+ * log is checkpointed afterwards when no reader holds it. */
 int store_user_forget(struct store *s, const char *adapter, const char *account,
                       const char *user_id, struct store_forget_counts *ret);
 

@@ -1483,6 +1483,8 @@ static bool zh_number(const char *s, size_t *pos, int *ret)
                 else
                         break;
                 current = 0;
+                if (total > NUMBER_MAX)
+                        return false;
         }
 
         if (p == *pos)
@@ -2098,6 +2100,8 @@ int remind_parse_duration(const char *text, int64_t *ret_ms)
 
         if (!text)
                 return -EINVAL;
+        if (strlen(text) > REMIND_INPUT_MAX_BYTES)
+                return -E2BIG;
 
         r = has_han(text);
         if (r < 0)

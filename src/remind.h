@@ -9,19 +9,28 @@
  * may come first: "remind me to stretch in 10 minutes"):
  *
  *   in 10 minutes | in 2 hours | in 1 hour 30 minutes | in 3 days | in 10m
- *   at 5pm | at 17:30 | at 9            the next such time, today or tomorrow
+ *                                       seconds, minutes and hours are elapsed
+ *                                       time; days, weeks and months keep the
+ *                                       wall time ("in 1 month" on January 31
+ *                                       is February's last day)
+ *   at 5pm | at 17:30 | at 9 | at noon  the next such time, today or tomorrow
+ *                                       (a bare hour is the 24-hour clock)
  *   tomorrow [at 9:30]                  without a time: 09:00
- *   on 2027-01-15 [at 14:00]            without a time: 09:00
- *   on Monday [at 10]                   the next Monday (not today)
- *   every day at 8 | every Monday at 10 | every weekday at 9
- *                                       without a time: 09:00
+ *   on 2027-01-15 | on January 15 [at 14:00]
+ *                                       without a time: 09:00; without a
+ *                                       year: the next such date
+ *   on Monday | next Monday [at 10]     the next Monday (not today)
+ *   every day at 8 | every Monday at 10 | every weekday at 9 |
+ *   every Monday and Thursday | daily   without a time: 09:00
  *
  * Chinese: 10分钟后 / 2小时后 / 半小时后 / 3天后, 明天 / 后天 / 今天,
  * 上午 / 早上 / 中午 / 下午 / 晚上 / 凌晨 with 9点 / 3点半 / 3点15分 /
  * 15:30, 2027年1月15日 / 1月15日, 周一 / 星期一 / 礼拜一, 每天 / 每周一 /
- * 工作日 / 每个工作日, with 提醒我 before the text ("明天上午9点提醒我开会")
- * or 提醒我 first ("提醒我明天9点开会").  A bare Chinese hour below 12 with
- * no 上午/下午 is the morning hour.
+ * 工作日 / 每个工作日, 下周一, with 提醒我 before the text ("明天上午9点提醒我开会"),
+ * 提醒我 first ("提醒我明天9点开会") or last ("明天九点一起吃饭提醒我").  A bare
+ * hour without 上午/下午 is the 24-hour clock (3点 is 03:00); a period
+ * without an hour has a default (上午 09:00, 下午 15:00, 晚上 20:00); 晚上12点
+ * is the midnight that ends the day.
  *
  * Wall-clock times that do not exist (the spring-forward gap) move forward
  * by the length of the gap: 02:30 on the day Berlin skips 02:00-03:00 is
@@ -120,7 +129,7 @@ int remind_next(const char *rule, const char *tz, int64_t after_ms,
 /* A snooze length: "10m", "10 min", "10 minutes", "2h", "2 hours",
  * "1 day", "1h30m", "1 hour 30 minutes", "10分钟", "2小时", "半小时",
  * "1天", "1个半小时".  -EINVAL if not understood or not positive, -ERANGE
- * over REMIND_AHEAD_MAX_MS. */
+ * over REMIND_AHEAD_MAX_MS, -E2BIG for text over REMIND_INPUT_MAX_BYTES. */
 int remind_parse_duration(const char *text, int64_t *ret_ms);
 
 /* ms as wall time in tz for a listing: "Mon 2027-01-15 09:00 EST", or in

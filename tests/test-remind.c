@@ -548,6 +548,29 @@ static void test_durations(void)
         CHECK_INT_EQ(remind_parse_duration("十分钟吧", &ms), -EINVAL);
         CHECK_INT_EQ(remind_parse_duration("99999h", &ms), -ERANGE);
         CHECK_INT_EQ(remind_parse_duration(NULL, &ms), -EINVAL);
+        /* Chinese numerals add up past the 1,000,000 a number may be (112
+         * times 九千 is 1,008,000 minutes, under five years): refused. */
+        {
+                char numerals[112 * 6 + 16] = "";
+
+                for (int i = 0; i < 112; i++)
+                        strcat(numerals, "九千");
+                strcat(numerals, "分钟");
+                CHECK_INT_EQ(remind_parse_duration(numerals, &ms), -EINVAL);
+                numerals[111 * 6] = '\0';
+                strcat(numerals, "分钟");
+                /* 111 times is 999,000 minutes, about 694 days: fine. */
+                CHECK_INT_EQ(remind_parse_duration(numerals, &ms), 0);
+                CHECK_INT_EQ(ms, 999000 * minute);
+                ms = -1;
+        }
+        {
+                char long_text[REMIND_INPUT_MAX_BYTES + 2];
+
+                memset(long_text, ' ', sizeof(long_text) - 1);
+                long_text[sizeof(long_text) - 1] = '\0';
+                CHECK_INT_EQ(remind_parse_duration(long_text, &ms), -E2BIG);
+        }
         CHECK_INT_EQ(ms, -1);
 }
 

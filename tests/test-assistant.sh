@@ -68,7 +68,7 @@ say "history 1"
 wait_for_line "$out" '^Q: remind me in 1 hour to drink water$'
 
 say "forget me"
-wait_for_line "$out" "^Done: I erased [0-9]+ message\(s\), 1 reminder\(s\) and 1 setting\(s\) of yours\.$"
+wait_for_line "$out" "^Done: I erased [0-9]+ message\(s\), 4 reminder\(s\) and 1 setting\(s\) of yours\.$"
 stop_console_daemon
 check_eq "no reminders left for the user" 0 \
         "$(sql "$db" "SELECT count(*) FROM reminders WHERE user_id = 'tester'")"

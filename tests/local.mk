@@ -5,7 +5,8 @@ TESTS += \
 	tests/test-config.sh \
 	tests/test-man.sh \
 	tests/test-notify.py \
-	tests/test-assistant.sh
+	tests/test-assistant.sh \
+	tests/test-db.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -14,4 +15,5 @@ EXTRA_DIST += \
 	tests/test-man.sh \
 	tests/test-notify.py \
 	tests/test-assistant.sh \
+	tests/test-db.sh \
 	tests/summary.sh

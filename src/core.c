@@ -44,6 +44,22 @@ const struct config_key core_config_keys[] = {
           "worker threads that run the model" },
         { "model", "path", CONFIG_PATH, NULL, false, 0, 0, NULL,
           "the model file made by 'parley train' (none: only commands answer)" },
+        { "model", "method", CONFIG_ENUM, "greedy", false, 0, 0, "greedy|beam|sample",
+          "how replies are decoded" },
+        { "model", "max_length", CONFIG_INT, "40", false, 1, 1000, NULL,
+          "the longest reply, in tokens" },
+        { "model", "no_repeat_ngram", CONFIG_INT, "0", false, 0, 16, NULL,
+          "never repeat an n-gram of this size in a reply (0: off)" },
+        { "model", "beam_width", CONFIG_INT, "5", false, 1, 64, NULL,
+          "hypotheses kept by beam search" },
+        { "model", "length_penalty", CONFIG_STRING, "0.6", false, 0, 0, NULL,
+          "beam search's length penalty alpha, 0 to 10" },
+        { "model", "temperature", CONFIG_STRING, "1", false, 0, 0, NULL,
+          "sampling temperature, 0 to 100" },
+        { "model", "top_k", CONFIG_INT, "0", false, 0, 1 << 22, NULL,
+          "sample among the k most likely tokens (0: all)" },
+        { "model", "top_p", CONFIG_STRING, "1", false, 0, 0, NULL,
+          "sample among the most likely tokens whose probabilities reach p, in (0, 1]" },
         { "policy", "group_replies", CONFIG_ENUM, "mentioned", false, 0, 0, "mentioned|all",
           "in group chats, answer only messages that mention or reply to the bot, or all" },
         { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
@@ -87,11 +103,15 @@ struct outgoing {
         struct outgoing *next;
 };
 
-/* Replies to one chat go out one at a time, in order, spaced by the
- * adapter's interval. */
+/* One chat's messages are answered one at a time, in the order they came,
+ * and its replies go out one at a time, in order, spaced by the adapter's
+ * interval. */
+struct core_message;
 struct chat_queue {
         struct adapter *adapter;
         char *chat_id;
+        bool answering;                 /* a message of this chat is being answered */
+        struct core_message *waiting_head, *waiting_tail;
         struct outgoing *head, *tail;
         bool busy;                      /* head is with the adapter or the store */
         uint64_t next_send_ms;          /* uv_now() time the next send may start */
@@ -117,7 +137,8 @@ struct core {
         struct store *store;
         struct workq *store_q;
         struct workq *decode_q;
-        struct responder *responder;
+        struct responder *responder;    /* the current one; requests hold their own ref */
+        bool model_loading;
         struct adapter *adapters;
         size_t n_adapters;
 
@@ -142,6 +163,7 @@ struct core_message {
         struct adapter *adapter;
         struct store_inbox_row row;
         struct router_result route;
+        struct responder *responder;    /* held while decoding */
         bool run_command;               /* the store job runs route's command first */
         bool reminders_changed;
         int64_t now_ms;
@@ -150,6 +172,8 @@ struct core_message {
         int64_t outbox_id;
         struct store_outbox_row out;
         int r;
+        struct chat_queue *chat;        /* while answering: the chat it holds */
+        struct core_message *next_waiting;
 };
 
 /* A batch from an adapter on its way into the inbox. */
@@ -176,6 +200,8 @@ struct core_delivery {
 };
 
 static void core_message_route(struct core_message *m);
+static void core_message_answer(struct core_message *m);
+static struct chat_queue *chat_queue_get(struct adapter *a, const char *chat_id);
 static void chat_queue_kick(struct chat_queue *q);
 static void core_check_drained(struct core *c);
 
@@ -475,7 +501,35 @@ static void core_message_free(struct core_message *m)
         free(r->text);
         free(m->reply);
         store_outbox_row_clear(&m->out);
+        responder_unref(m->responder);
         free(m);
+}
+
+/* The message is done with (answered, or left for the next start): the
+ * chat's next message may be answered. */
+static void core_message_finish(struct core_message *m)
+{
+        struct core *c = m->core;
+        struct chat_queue *q = m->chat;
+        struct core_message *next;
+
+        core_message_free(m);
+        core_pending_done(c);
+        if (!q)
+                return;
+
+        q->answering = false;
+        next = q->waiting_head;
+        if (!next)
+                return;
+
+        q->waiting_head = next->next_waiting;
+        if (!q->waiting_head)
+                q->waiting_tail = NULL;
+        next->next_waiting = NULL;
+        q->answering = true;
+        next->chat = q;
+        core_message_answer(next);
 }
 
 static struct log_fields core_message_log(const struct core_message *m)
@@ -550,8 +604,7 @@ static void core_complete_done(void *data)
 
         if (m->reminders_changed)
                 scheduler_rearm(c->scheduler);
-        core_message_free(m);
-        core_pending_done(c);
+        core_message_finish(m);
 }
 
 /* Queues the answer's commit; the message is finished from here on. */
@@ -565,8 +618,7 @@ static void core_message_complete(struct core_message *m)
         if (r < 0) {
                 log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
                            "next start", strerror(-r));
-                core_message_free(m);
-                core_pending_done(c);
+                core_message_finish(m);
         }
 }
 
@@ -574,21 +626,19 @@ static void core_respond_work(void *data)
 {
         struct core_message *m = data;
 
-        m->r = responder_reply(m->core->responder, m->row.text,
-                               router_text_is_chinese(m->row.text), &m->reply);
+        m->r = responder_reply(m->responder, m->row.text, router_text_is_chinese(m->row.text),
+                               &m->reply);
 }
 
 static void core_respond_done(void *data)
 {
         struct core_message *m = data;
-        struct core *c = m->core;
         struct log_fields f = core_message_log(m);
 
         if (m->r < 0) {
                 log_record(LOG_ERR, &f, "the responder failed: %s; the message is retried at "
                            "the next start", strerror(-m->r));
-                core_message_free(m);
-                core_pending_done(c);
+                core_message_finish(m);
                 return;
         }
 
@@ -604,7 +654,34 @@ static bool core_policy_answers(const struct core *c, const struct core_message 
         return c->group_replies_all;
 }
 
+/* Answers m now, or after the messages of its chat that came first. */
 static void core_message_route(struct core_message *m)
+{
+        struct chat_queue *q;
+
+        /* Closing: no new queues; the row is answered at the next start. */
+        if (m->core->closing) {
+                core_message_finish(m);
+                return;
+        }
+
+        q = chat_queue_get(m->adapter, m->row.chat_id);
+        if (q && q->answering) {
+                if (q->waiting_tail)
+                        q->waiting_tail->next_waiting = m;
+                else
+                        q->waiting_head = m;
+                q->waiting_tail = m;
+                return;
+        }
+
+        if (q)
+                q->answering = true;
+        m->chat = q;
+        core_message_answer(m);
+}
+
+static void core_message_answer(struct core_message *m)
 {
         struct core *c = m->core;
         struct log_fields f = core_message_log(m);
@@ -613,8 +690,7 @@ static void core_message_route(struct core_message *m)
         /* Closing: the inbox row stays undone and is answered at the next
          * start. */
         if (c->closing) {
-                core_message_free(m);
-                core_pending_done(c);
+                core_message_finish(m);
                 return;
         }
 
@@ -634,12 +710,12 @@ static void core_message_route(struct core_message *m)
                 return;
         }
 
+        m->responder = responder_ref(c->responder);
         r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
         if (r < 0) {
                 log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
                            "next start", strerror(-r));
-                core_message_free(m);
-                core_pending_done(c);
+                core_message_finish(m);
         }
 }
 
@@ -951,6 +1027,32 @@ static int core_adapters_create(struct core *c, const struct config *config, cha
         return 0;
 }
 
+/* The decoding options of [model]; error names the key's line. */
+static int core_decoder_options(const struct config *config, struct decoder_options *ret,
+                                char *error)
+{
+        static const char *const keys[] = {
+                "method", "max_length", "no_repeat_ngram", "beam_width", "length_penalty",
+                "temperature", "top_k", "top_p",
+        };
+        struct decoder_options o;
+        char why[256];
+
+        decoder_options_default(&o);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *value = config_get_string(config, "model", keys[i]);
+
+                if (decoder_options_set(&o, keys[i], value, why, sizeof(why)) < 0) {
+                        snprintf(error, CORE_ERROR_MAX, "%s: [model] %s",
+                                 config_where(config, "model", keys[i]), why);
+                        return -EINVAL;
+                }
+        }
+
+        *ret = o;
+        return 0;
+}
+
 /* The system's zone name: /etc/localtime links into the zone database;
  * TZ may name a zone too.  UTC when neither says. */
 static int system_time_zone(char **ret)
@@ -1094,6 +1196,7 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         const char *state_dir = config_get_string(config, "parleyd", "state_dir");
         const char *model = config_get_string(config, "model", "path");
         _cleanup_free_ char *database = NULL;
+        struct decoder_options options;
         char sub_error[STORE_ERROR_MAX];
         struct core *c;
         int r;
@@ -1126,7 +1229,11 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
                 goto fail;
         }
 
-        r = responder_new(model, &c->responder, sub_error);
+        r = core_decoder_options(config, &options, error);
+        if (r < 0)
+                goto fail;
+
+        r = responder_new(model, &options, &c->responder, sub_error);
         if (r < 0) {
                 snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
                 goto fail;
@@ -1181,7 +1288,7 @@ fail:
                 scheduler_close(c->scheduler, NULL, NULL);
         workq_free(c->decode_q);
         workq_free(c->store_q);
-        responder_free(c->responder);
+        responder_unref(c->responder);
         store_free(c->store);
         uv_run(loop, UV_RUN_NOWAIT);
         scheduler_free(c->scheduler);
@@ -1398,11 +1505,89 @@ void core_stop(struct core *c, const char *reason)
         core_check_drained(c);
 }
 
-int core_reload(struct core *c, const struct config *config, char *error)
+/* A model loading on a worker, to replace the current one. */
+struct core_model_load {
+        struct core *core;
+        char *path;
+        struct decoder_options options;
+        struct responder *responder;
+        char error[RESPONDER_ERROR_MAX];
+        int r;
+};
+
+static void core_model_load_work(void *data)
 {
+        struct core_model_load *l = data;
+
+        l->r = responder_new(l->path, &l->options, &l->responder, l->error);
+}
+
+static void core_model_load_done(void *data)
+{
+        struct core_model_load *l = data;
+        struct core *c = l->core;
+
+        c->model_loading = false;
+        if (l->r < 0)
+                log_error("reload: %s; keeping the model in use", l->error);
+        else {
+                responder_unref(c->responder);
+                c->responder = l->responder;
+                log_info("reload: %s", l->path ? l->path : "no model; commands only");
+        }
+        free(l->path);
+        free(l);
+}
+
+/* Loads the configured model on a worker; the current one answers until
+ * the new one is ready, and stays if it cannot be loaded. */
+static int core_model_reload(struct core *c, const struct config *config, char *error)
+{
+        const char *path = config_get_string(config, "model", "path");
+        struct core_model_load *l;
         int r;
 
+        if (c->model_loading) {
+                snprintf(error, CORE_ERROR_MAX, "a model is still loading from the last reload");
+                return -EBUSY;
+        }
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->core = c;
+        r = core_decoder_options(config, &l->options, error);
+        if (r < 0 || (path && !(l->path = strdup(path)))) {
+                free(l);
+                return r < 0 ? r : -ENOMEM;
+        }
+
+        r = workq_submit(c->decode_q, core_model_load_work, core_model_load_done, l);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot load the model: %s", strerror(-r));
+                free(l->path);
+                free(l);
+                return r;
+        }
+        c->model_loading = true;
+        return 0;
+}
+
+int core_reload(struct core *c, const struct config *config, char *error)
+{
+        struct decoder_options options;
+        int r;
+
+        /* Check everything before changing anything. */
+        r = core_decoder_options(config, &options, error);
+        if (r < 0)
+                return r;
+
         r = core_policy_set(c, config, error);
+        if (r < 0)
+                return r;
+
+        r = core_model_reload(c, config, error);
         if (r < 0)
                 return r;
 
@@ -1424,6 +1609,12 @@ void core_free(struct core *c)
                         a->chats = q->next;
                         while (q->head)
                                 chat_queue_pop(q);
+                        while (q->waiting_head) {
+                                struct core_message *m = q->waiting_head;
+
+                                q->waiting_head = m->next_waiting;
+                                core_message_free(m);
+                        }
                         free(q->chat_id);
                         free(q);
                 }
@@ -1431,7 +1622,7 @@ void core_free(struct core *c)
                 free(a->cursor);
         }
         free(c->adapters);
-        responder_free(c->responder);
+        responder_unref(c->responder);
         scheduler_free(c->scheduler);
         store_free(c->store);
         free(c->time_zone);

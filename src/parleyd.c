@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "blas.h"
 #include "config.h"
 #include "core.h"
 #include "log.h"
@@ -109,7 +110,9 @@ static bool daemon_key_reloadable(const struct config_key *key)
 {
         static const char *const keys[] = {
                 "parleyd.log_level", "parleyd.shutdown_timeout_ms", "policy.group_replies",
-                "reminders.time_zone", "history.retention_days",
+                "reminders.time_zone", "history.retention_days", "model.path", "model.method",
+                "model.max_length", "model.no_repeat_ngram", "model.beam_width",
+                "model.length_penalty", "model.temperature", "model.top_k", "model.top_p",
         };
         char name[128];
 
@@ -334,6 +337,11 @@ int main(int argc, char **argv)
         if (!d.config_path)
                 log_notice("no configuration file at %s; running a console chat with state in "
                            "./parley-state (see parleyd.conf(5))", PARLEYD_DEFAULT_CONFIG);
+
+        /* Before any thread starts (it may run parleyd again with the right
+         * kernels): the decode workers run BLAS on one thread each, so they
+         * do not compete for the cores. */
+        blas_setup(1);
 
         /* The console needs the terminal; systemd and containers supervise
          * a foreground process. */

@@ -1,1 +1,11 @@
 # src/model.mk: rules for the model modules and their tests.
+src_libparley_a_SOURCES += \
+	src/random.c src/random.h \
+	src/lstm.c src/lstm.h \
+	src/seq2seq.c src/seq2seq.h \
+	src/safetensors.c src/safetensors.h
+
+check_PROGRAMS += tests/test-lstm
+TESTS += tests/test-lstm
+tests_test_lstm_SOURCES = tests/test-lstm.c tests/test.h
+tests_test_lstm_LDADD = $(PARLEY_LIBS)

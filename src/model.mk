@@ -3,9 +3,17 @@ src_libparley_a_SOURCES += \
 	src/random.c src/random.h \
 	src/lstm.c src/lstm.h \
 	src/seq2seq.c src/seq2seq.h \
-	src/safetensors.c src/safetensors.h
+	src/safetensors.c src/safetensors.h \
+	src/optim.c src/optim.h
 
 check_PROGRAMS += tests/test-lstm
 TESTS += tests/test-lstm
 tests_test_lstm_SOURCES = tests/test-lstm.c tests/test.h
 tests_test_lstm_LDADD = $(PARLEY_LIBS)
+
+check_PROGRAMS += tests/test-golden
+TESTS += tests/test-golden tests/test-golden-torch.sh
+tests_test_golden_SOURCES = tests/test-golden.c tests/test.h
+tests_test_golden_LDADD = $(PARLEY_LIBS)
+EXTRA_DIST += tests/golden/golden.safetensors tests/golden/make-golden.py \
+	tests/test-golden-torch.sh

@@ -17,3 +17,8 @@ tests_test_golden_SOURCES = tests/test-golden.c tests/test.h
 tests_test_golden_LDADD = $(PARLEY_LIBS)
 EXTRA_DIST += tests/golden/golden.safetensors tests/golden/make-golden.py \
 	tests/test-golden-torch.sh
+
+check_PROGRAMS += tests/test-safetensors
+TESTS += tests/test-safetensors
+tests_test_safetensors_SOURCES = tests/test-safetensors.c tests/test.h
+tests_test_safetensors_LDADD = $(PARLEY_LIBS)

@@ -369,7 +369,14 @@ static int entry_parse(struct safetensors *st, const char *name, json_object *o,
                 return -EBADMSG;
         }
 
-        if (begin > end || (uint64_t)end > st->data_size) {
+        if (begin > end) {
+                error_set(error, error_size,
+                          "%s: tensor '%s' data_offsets [%" PRId64 ", %" PRId64 "] end before "
+                          "they begin", st->path, name, begin, end);
+                return -EBADMSG;
+        }
+
+        if ((uint64_t)end > st->data_size) {
                 error_set(error, error_size,
                           "%s: tensor '%s' data_offsets [%" PRId64 ", %" PRId64 "] outside "
                           "the %" PRIu64 " bytes of data (file truncated?)",

@@ -22,3 +22,8 @@ check_PROGRAMS += tests/test-safetensors
 TESTS += tests/test-safetensors
 tests_test_safetensors_SOURCES = tests/test-safetensors.c tests/test.h
 tests_test_safetensors_LDADD = $(PARLEY_LIBS)
+
+check_PROGRAMS += tests/test-seq2seq
+TESTS += tests/test-seq2seq
+tests_test_seq2seq_SOURCES = tests/test-seq2seq.c tests/test.h
+tests_test_seq2seq_LDADD = $(PARLEY_LIBS)

@@ -753,11 +753,13 @@ int seq2seq_state_new(const struct seq2seq *m, int capacity, struct seq2seq_stat
         state = (size_t)c->layers * capacity * c->hidden_size;
         total = 4 * state + (size_t)capacity * c->embed_size +
                 (size_t)capacity * 4 * c->hidden_size;
-        s->h = calloc(total, sizeof(float));
-        if (!s->h) {
+        s->memory = calloc(total, sizeof(float));
+        if (!s->memory) {
                 free(s);
                 return -ENOMEM;
         }
+
+        s->h = s->memory;
 
         s->c = s->h + state;
         s->spare_h = s->c + state;
@@ -773,7 +775,7 @@ void seq2seq_state_free(struct seq2seq_state *s)
         if (!s)
                 return;
 
-        free(s->h);
+        free(s->memory);
         free(s);
 }
 

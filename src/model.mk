@@ -4,7 +4,8 @@ src_libparley_a_SOURCES += \
 	src/lstm.c src/lstm.h \
 	src/seq2seq.c src/seq2seq.h \
 	src/safetensors.c src/safetensors.h \
-	src/optim.c src/optim.h
+	src/optim.c src/optim.h \
+	src/blas.c src/blas.h
 
 check_PROGRAMS += tests/test-lstm
 TESTS += tests/test-lstm
@@ -27,3 +28,8 @@ check_PROGRAMS += tests/test-seq2seq
 TESTS += tests/test-seq2seq
 tests_test_seq2seq_SOURCES = tests/test-seq2seq.c tests/test.h
 tests_test_seq2seq_LDADD = $(PARLEY_LIBS)
+
+check_PROGRAMS += tests/test-blas
+TESTS += tests/test-blas
+tests_test_blas_SOURCES = tests/test-blas.c tests/test.h
+tests_test_blas_LDADD = $(PARLEY_LIBS)

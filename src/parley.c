@@ -8,6 +8,7 @@
 #include "parley.h"
 
 static const struct parley_command commands[] = {
+        { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
         { NULL, NULL, NULL },
 };
 

@@ -13,4 +13,6 @@ struct parley_command {
         int (*run)(int argc, char **argv);
 };
 
+int parley_prep(int argc, char **argv);
+
 #endif

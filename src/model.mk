@@ -5,7 +5,11 @@ src_libparley_a_SOURCES += \
 	src/seq2seq.c src/seq2seq.h \
 	src/safetensors.c src/safetensors.h \
 	src/optim.c src/optim.h \
-	src/blas.c src/blas.h
+	src/blas.c src/blas.h \
+	src/lossplot.c src/lossplot.h \
+	src/train.c src/train.h
+
+src_parley_SOURCES += src/parley-train.c
 
 check_PROGRAMS += tests/test-lstm
 TESTS += tests/test-lstm
@@ -33,3 +37,6 @@ check_PROGRAMS += tests/test-blas
 TESTS += tests/test-blas
 tests_test_blas_SOURCES = tests/test-blas.c tests/test.h
 tests_test_blas_LDADD = $(PARLEY_LIBS)
+
+TESTS += tests/test-train.sh
+EXTRA_DIST += tests/test-train.sh tests/fixtures/train-pairs.tsv

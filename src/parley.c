@@ -9,6 +9,7 @@
 
 static const struct parley_command commands[] = {
         { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
+        { "train", "train the Seq2Seq model on a corpus", parley_train },
         { NULL, NULL, NULL },
 };
 

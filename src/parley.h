@@ -14,5 +14,6 @@ struct parley_command {
 };
 
 int parley_prep(int argc, char **argv);
+int parley_train(int argc, char **argv);
 
 #endif

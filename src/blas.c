@@ -1,6 +1,6 @@
 /* blas.c: OpenBLAS kernel check, re-execution with OPENBLAS_CORETYPE, and
  * thread count. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <cblas.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* corpus.c: TSV, JSON lines and chatterbot YAML readers; formats and the
  * contract are in corpus.h. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -3,7 +3,14 @@
 noinst_LIBRARIES += src/libparley.a
 src_libparley_a_SOURCES = \
 	src/macro.h \
-	src/log.c src/log.h
+	src/log.c src/log.h \
+	src/config.c src/config.h \
+	src/backoff.c src/backoff.h \
+	src/workq.c src/workq.h \
+	src/router.c src/router.h \
+	src/responder.c src/responder.h \
+	src/core.c src/core.h \
+	src/store.h
 
 PARLEY_LIBS = src/libparley.a $(LIBUV_LIBS) $(SQLITE_LIBS) $(INIH_LIBS) \
 	$(UTF8PROC_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(LWS_LIBS) $(SYSTEMD_LIBS) \

@@ -1,5 +1,5 @@
 /* log.c: journald records with fields, or plain stderr lines. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdarg.h>

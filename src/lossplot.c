@@ -1,5 +1,5 @@
 /* lossplot.c: loss curves as SVG. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* lstm.c: LSTM layer forward and backward on cblas_sgemm. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <cblas.h>
 #include <math.h>

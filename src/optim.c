@@ -1,5 +1,5 @@
 /* optim.c: RMSprop and Adam as PyTorch computes them. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <math.h>

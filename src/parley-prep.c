@@ -6,7 +6,7 @@
  * are exact duplicates after normalisation.  The output replaces OUT only
  * when everything was read and written: it is written to a temporary file
  * beside OUT, synced, and renamed over it. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* parley train: the command line of train_run(). */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <getopt.h>

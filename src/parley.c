@@ -1,5 +1,5 @@
 /* parley: corpus preparation, training, evaluation, chat, inspection. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 static const struct parley_command commands[] = {
         { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
         { "train", "train the Seq2Seq model on a corpus", parley_train },
+        { "score", "BLEU or ROUGE of hypotheses against references", parley_score },
         { NULL, NULL, NULL },
 };
 

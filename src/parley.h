@@ -15,5 +15,6 @@ struct parley_command {
 
 int parley_prep(int argc, char **argv);
 int parley_train(int argc, char **argv);
+int parley_score(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /* random.c: splitmix64 (Steele, Lea, Flood 2014; Vigna's constants). */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <math.h>
 

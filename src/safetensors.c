@@ -1,5 +1,5 @@
 /* safetensors.c: the safetensors container for float32 tensors. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* seq2seq.c: the Seq2Seq LSTM model: layout, layers, forward and backward,
  * decoding steps, model files. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <cblas.h>
 #include <errno.h>

@@ -12,9 +12,10 @@
  *
  * Contract: one struct store is used by one thread at a time.  Functions
  * return 0 (or a count) on success and a negative errno on failure, filling
- * outputs only on success; store_error() then says what SQLite reported.
- * Every write is one transaction, committed with synchronous=FULL before
- * the function returns. */
+ * outputs only on success; store_error() then says what went wrong, in
+ * SQLite's words where SQLite reported it.  Every write is one transaction,
+ * committed with synchronous=FULL before the function returns; a failed
+ * write leaves the database as it was. */
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
 
@@ -90,9 +91,11 @@ struct store_outbox_row {
         char *source;
         char *idempotency_key;  /* unique across restarts; reused on retry */
         enum store_outbox_status status;
-        int attempts;
+        int attempts;           /* failed delivery attempts so far */
+        char *last_error;       /* what the last failed attempt said; NULL if none */
         char *platform_message_id;
         int64_t created_at_ms;
+        int64_t sent_at_ms;     /* 0 until sent */
 };
 
 struct store_history_row {
@@ -100,38 +103,48 @@ struct store_history_row {
         char *adapter;
         char *account;
         char *chat_id;
+        char *thread_id;
         char *user_id;          /* NULL for the bot's own messages */
+        char *user_name;
         char *text;
         bool outbound;
-        int64_t at_ms;
+        int64_t at_ms;          /* inbound: the platform's time if known, else
+                                 * when received; outbound: when queued */
 };
 
 /* Opens or creates the database at path and migrates it forward.  A file
  * that is not a database, is corrupt, cannot be read, or carries a schema
  * newer than this build is refused and left untouched; error (at least
- * STORE_ERROR_MAX bytes) then holds a sentence naming the file and what is
- * wrong. */
+ * STORE_ERROR_MAX bytes, or NULL) then holds a sentence naming the file and
+ * what is wrong.  -EBADMSG: not a database, corrupt, or another program's
+ * database; -EPROTO: schema newer than this build; -EISDIR, -EACCES, -ENOENT
+ * and other errno values as the file system said. */
 int store_open(const char *path, struct store **ret, char *error);
 void store_free(struct store *s);
 
-/* What SQLite said about the last failed call on s. */
+/* What went wrong in the last failed call on s; "" if nothing failed. */
 const char *store_error(struct store *s);
 
 /* In one durable transaction: inserts the events not seen before into the
  * inbox and history, and sets the cursor of (adapter, account) when cursor
  * is not NULL.  ret_ids[i] (if given) receives the new inbox id, or 0 where
- * events[i] was already known.  Returns the number of new events. */
+ * events[i] was already known (also for a repeat within events).  Returns
+ * the number of new events; -EINVAL when adapter, account or an event_id
+ * is NULL, before anything is written. */
 int store_inbox_accept(struct store *s, const char *adapter, const char *account,
                        const struct store_inbound *events, size_t n_events,
                        const char *cursor, int64_t *ret_ids);
 
 /* In one durable transaction: marks inbox row inbox_id done and, when reply
  * is not NULL, queues it in the outbox and history.  -ENOENT if the row
- * does not exist, -EALREADY if it is already done. */
+ * does not exist, -EALREADY if it is already done.  *ret_outbox_id (if
+ * given) is 0 when reply is NULL.  reply's chat_id, text and source must
+ * not be NULL (-EINVAL). */
 int store_inbox_complete(struct store *s, int64_t inbox_id, const struct store_reply *reply,
                          int64_t *ret_outbox_id);
 
-/* Queues a message that answers no inbox row (a reminder firing). */
+/* Queues a message that answers no inbox row (a reminder firing), and
+ * records it in history. */
 int store_outbox_add(struct store *s, const char *adapter, const char *account,
                      const struct store_reply *reply, int64_t *ret_outbox_id);
 
@@ -143,8 +156,12 @@ int store_inbox_list_undone(struct store *s, const char *adapter,
 int store_outbox_list_pending(struct store *s, const char *adapter,
                               struct store_outbox_row **ret, size_t *ret_n);
 
+/* -ENOENT if there is no such row.  Release *ret with
+ * store_outbox_row_clear(). */
 int store_outbox_get(struct store *s, int64_t outbox_id, struct store_outbox_row *ret);
 
+/* The outbox operations below answer -ENOENT for an unknown row and
+ * -EALREADY for a row no longer pending (sent or failed). */
 int store_outbox_mark_sent(struct store *s, int64_t outbox_id, const char *platform_message_id);
 
 /* Counts a failed attempt; permanent moves the row to FAILED. */
@@ -156,7 +173,8 @@ int store_cursor_get(struct store *s, const char *adapter, const char *account, 
 int store_cursor_set(struct store *s, const char *adapter, const char *account,
                      const char *cursor);
 
-/* The latest limit messages of a chat, oldest first. */
+/* The latest limit messages of a chat, oldest first (in the order they
+ * were stored). */
 int store_history_recent(struct store *s, const char *adapter, const char *account,
                          const char *chat_id, size_t limit,
                          struct store_history_row **ret, size_t *ret_n);

@@ -1,5 +1,5 @@
 /* strmap.c: open addressing with linear probing; see strmap.h. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* tokenize.c: normalisation, splitting and joining; the rules are in
  * tokenize.h. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* train.c: the training procedure described in train.h. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /* vocab.c: the vocabulary is an id -> token array and a token -> id map
  * whose keys the array points into. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -1,1 +1,15 @@
-# tests/local.mk: integration tests that span modules.
+# tests/local.mk: tests that run the daemon as a whole.
+TESTS += \
+	tests/test-console.sh \
+	tests/test-crash.sh \
+	tests/test-config.sh \
+	tests/test-man.sh \
+	tests/test-notify.py
+EXTRA_DIST += \
+	tests/lib/common.sh \
+	tests/test-console.sh \
+	tests/test-crash.sh \
+	tests/test-config.sh \
+	tests/test-man.sh \
+	tests/test-notify.py \
+	tests/summary.sh

@@ -1,6 +1,6 @@
 /* test-blas.c: when parley re-executes itself with OPENBLAS_CORETYPE, when
  * it only warns, and when it leaves OpenBLAS alone. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <string.h>
 

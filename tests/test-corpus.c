@@ -1,6 +1,6 @@
 /* test-corpus: the TSV, JSON lines and chatterbot YAML readers on fixtures
  * with known defects, and on the real corpora when they are present. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <stdarg.h>

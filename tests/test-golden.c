@@ -12,7 +12,7 @@
  *
  * With PARLEY_GOLDEN_SAVE=FILE the model is also written to FILE through
  * seq2seq_save(), for make-golden.py --check to load into PyTorch. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <math.h>

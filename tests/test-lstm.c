@@ -10,7 +10,7 @@
  * below 1.5e-3 relative.  Every tensor must have entries at least 20 times
  * the absolute tolerance, so no comparison is vacuous; a wrong gate, sign
  * or missing term shows as an error of the size of the gradient itself. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* test-safetensors.c: model files round trip bit for bit, and every kind
  * of damaged or foreign file is refused with a message naming the file and
  * the problem. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * training forward pass: encoding a batch and stepping the decoder with the
  * reply's tokens must give the teacher-forced logits; reordering and
  * copying states must move exactly the rows asked for. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* test-strmap: the string hash map under growth and collisions. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /* test-tokenize: normalisation, splitting and joining. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 

@@ -1,5 +1,5 @@
 /* test-vocab: building, lookup, encoding and the JSON form. */
-#include "config.h"
+#include "autoconfig.h"
 
 #include <errno.h>
 

@@ -1,0 +1,1170 @@
+/* core.c: the path of a message, from an adapter's receive to its reply. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "adapter.h"
+#include "backoff.h"
+#include "core.h"
+#include "log.h"
+#include "macro.h"
+#include "responder.h"
+#include "router.h"
+#include "store.h"
+#include "workq.h"
+
+#define CORE_STORE_QUEUE_MAX 4096       /* store jobs waiting */
+#define CORE_DECODE_QUEUE_MAX 1024      /* decode jobs waiting */
+#define CORE_SEND_RETRY_INITIAL_MS 1000
+#define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
+#define CORE_ACCOUNT "default"
+
+const struct config_key core_config_keys[] = {
+        { "parleyd", "state_dir", CONFIG_PATH, LOCALSTATEDIR "/lib/parley", false, 0, 0, NULL,
+          "directory for the database; created if missing" },
+        { "parleyd", "database", CONFIG_PATH, NULL, false, 0, 0, NULL,
+          "the SQLite database (default: parley.db in state_dir)" },
+        { "parleyd", "log_level", CONFIG_ENUM, "info", false, 0, 0,
+          "error|warning|notice|info|debug", "the most detailed messages logged" },
+        { "parleyd", "shutdown_timeout_ms", CONFIG_INT, "10000", false, 0, 600000, NULL,
+          "how long a stop waits for replies in hand before leaving them for the next start" },
+        { "parleyd", "decode_threads", CONFIG_INT, "2", false, 1, 64, NULL,
+          "worker threads that run the model" },
+        { "model", "path", CONFIG_PATH, NULL, false, 0, 0, NULL,
+          "the model file made by 'parley train' (none: only commands answer)" },
+        { NULL },
+};
+
+/* One reply waiting in a chat's queue. */
+struct outgoing {
+        struct store_outbox_row row;
+        struct outgoing *next;
+};
+
+/* Replies to one chat go out one at a time, in order, spaced by the
+ * adapter's interval. */
+struct chat_queue {
+        struct adapter *adapter;
+        char *chat_id;
+        struct outgoing *head, *tail;
+        bool busy;                      /* head is with the adapter or the store */
+        uint64_t next_send_ms;          /* uv_now() time the next send may start */
+        struct backoff backoff;
+        uv_timer_t timer;
+        struct chat_queue *next;
+};
+
+struct adapter {
+        struct core *core;
+        const struct adapter_ops *ops;
+        void *state;
+        char *cursor;
+        enum adapter_state conn;
+        bool reported;                  /* connected or failed at least once */
+        struct chat_queue *chats;
+        struct log_fields log;
+};
+
+struct core {
+        uv_loop_t *loop;
+        struct core_events events;
+        struct store *store;
+        struct workq *store_q;
+        struct workq *decode_q;
+        struct responder *responder;
+        struct adapter *adapters;
+        size_t n_adapters;
+
+        size_t pending;                 /* messages and replies not finished */
+        bool ready_sent;
+        bool stopping;
+        bool closing;
+        uint64_t shutdown_timeout_ms;
+        uv_timer_t drain_timer;
+        size_t open_timers;
+};
+
+/* A message from the inbox on its way to an answer. */
+struct core_message {
+        struct core *core;
+        struct adapter *adapter;
+        struct store_inbox_row row;
+        char *reply;
+        const char *source;
+        int64_t outbox_id;
+        struct store_outbox_row out;
+        int r;
+};
+
+/* A batch from an adapter on its way into the inbox. */
+struct core_accept {
+        struct core *core;
+        struct adapter *adapter;
+        struct store_inbound *events;
+        size_t n;
+        char *cursor;
+        int64_t *ids;
+        int r;
+        adapter_received_fn done;
+        void *userdata;
+};
+
+/* A send's outcome on its way into the outbox. */
+struct core_delivery {
+        struct chat_queue *queue;
+        enum adapter_send_result result;
+        char *platform_message_id;
+        char *error;
+        uint64_t retry_after_ms;
+        int r;
+};
+
+static void core_message_route(struct core_message *m);
+static void chat_queue_kick(struct chat_queue *q);
+static void core_check_drained(struct core *c);
+
+static void core_status(struct core *c, const char *format, ...) _printf_(2, 3);
+
+static void core_status(struct core *c, const char *format, ...)
+{
+        char text[256];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(text, sizeof(text), format, ap);
+        va_end(ap);
+
+        if (c->events.status)
+                c->events.status(c->events.userdata, text);
+}
+
+static void core_pending_done(struct core *c)
+{
+        c->pending--;
+        core_check_drained(c);
+}
+
+/* ---- adapters' view of the core ---- */
+
+uv_loop_t *adapter_loop(struct adapter *a)
+{
+        return a->core->loop;
+}
+
+const char *adapter_name(const struct adapter *a)
+{
+        return a->ops->name;
+}
+
+const char *adapter_cursor(const struct adapter *a)
+{
+        return a->cursor;
+}
+
+static void core_check_ready(struct core *c)
+{
+        size_t connected = 0, failed = 0;
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                if (!c->adapters[i].reported)
+                        return;
+                if (c->adapters[i].conn == ADAPTER_CONNECTED)
+                        connected++;
+                else
+                        failed++;
+        }
+
+        if (c->ready_sent)
+                return;
+        c->ready_sent = true;
+
+        core_status(c, "%zu adapter(s) connected, %zu failed", connected, failed);
+        if (c->events.ready)
+                c->events.ready(c->events.userdata);
+}
+
+void adapter_set_state(struct adapter *a, enum adapter_state state, const char *reason)
+{
+        struct core *c = a->core;
+
+        a->conn = state;
+        switch (state) {
+        case ADAPTER_STARTING:
+                break;
+        case ADAPTER_CONNECTED:
+                log_record(LOG_INFO, &a->log, "connected");
+                a->reported = true;
+                break;
+        case ADAPTER_FAILED:
+                log_record(LOG_ERR, &a->log, "stopped: %s; the other adapters keep running",
+                           reason ? reason : "unknown error");
+                a->reported = true;
+                core_status(c, "%s failed: %s", a->ops->name, reason ? reason : "unknown error");
+                break;
+        case ADAPTER_STOPPED:
+                a->reported = true;
+                core_check_drained(c);
+                return;
+        }
+
+        core_check_ready(c);
+}
+
+void adapter_request_shutdown(struct adapter *a, const char *reason)
+{
+        core_stop(a->core, reason);
+}
+
+/* ---- inbox ---- */
+
+static void inbound_free(struct store_inbound *e)
+{
+        free((char *)e->event_id);
+        free((char *)e->chat_id);
+        free((char *)e->user_id);
+        free((char *)e->user_name);
+        free((char *)e->thread_id);
+        free((char *)e->message_id);
+        free((char *)e->text);
+}
+
+static char *strdup_or_null(const char *s, bool *failed)
+{
+        char *d;
+
+        if (!s)
+                return NULL;
+        d = strdup(s);
+        if (!d)
+                *failed = true;
+        return d;
+}
+
+static int inbound_copy(const struct adapter_message *m, struct store_inbound *ret)
+{
+        bool failed = false;
+        struct store_inbound e = {
+                .event_id = strdup_or_null(m->event_id, &failed),
+                .chat_id = strdup_or_null(m->chat_id, &failed),
+                .user_id = strdup_or_null(m->user_id, &failed),
+                .user_name = strdup_or_null(m->user_name, &failed),
+                .thread_id = strdup_or_null(m->thread_id, &failed),
+                .message_id = strdup_or_null(m->message_id, &failed),
+                .text = strdup_or_null(m->text, &failed),
+                .direct = m->direct,
+                .addressed = m->addressed,
+                .sent_at_ms = m->sent_at_ms,
+        };
+
+        if (failed) {
+                inbound_free(&e);
+                return -ENOMEM;
+        }
+        *ret = e;
+        return 0;
+}
+
+static void core_accept_free(struct core_accept *j)
+{
+        for (size_t i = 0; j->events && i < j->n; i++)
+                inbound_free(&j->events[i]);
+        free(j->events);
+        free(j->ids);
+        free(j->cursor);
+        free(j);
+}
+
+static void core_accept_work(void *data)
+{
+        struct core_accept *j = data;
+
+        j->r = store_inbox_accept(j->core->store, j->adapter->ops->name, CORE_ACCOUNT,
+                                  j->events, j->n, j->cursor, j->ids);
+}
+
+/* Moves event i of a committed batch into a message to answer. */
+static struct core_message *core_message_from_accept(struct core_accept *j, size_t i)
+{
+        struct core_message *m = calloc(1, sizeof(*m));
+        struct store_inbound *e = &j->events[i];
+
+        if (!m)
+                return NULL;
+
+        m->core = j->core;
+        m->adapter = j->adapter;
+        m->row = (struct store_inbox_row){
+                .id = j->ids[i],
+                .event_id = (char *)e->event_id,
+                .chat_id = (char *)e->chat_id,
+                .user_id = (char *)e->user_id,
+                .user_name = (char *)e->user_name,
+                .thread_id = (char *)e->thread_id,
+                .message_id = (char *)e->message_id,
+                .text = (char *)e->text,
+                .direct = e->direct,
+                .addressed = e->addressed,
+                .sent_at_ms = e->sent_at_ms,
+        };
+        *e = (struct store_inbound){ 0 };
+        return m;
+}
+
+static void core_accept_done(void *data)
+{
+        struct core_accept *j = data;
+        struct core *c = j->core;
+
+        if (j->r < 0)
+                log_record(LOG_ERR, &j->adapter->log, "could not store %zu message(s): %s",
+                           j->n, store_error(c->store));
+        else if (j->cursor) {
+                free(j->adapter->cursor);
+                j->adapter->cursor = TAKE_PTR(j->cursor);
+        }
+
+        /* Durable now: the adapter may acknowledge. */
+        if (j->done)
+                j->done(j->userdata, j->r < 0 ? j->r : 0);
+
+        for (size_t i = 0; j->r >= 0 && i < j->n; i++) {
+                struct core_message *m;
+
+                if (j->ids[i] == 0) {
+                        log_record(LOG_DEBUG, &j->adapter->log, "event %s seen before, ignoring",
+                                   j->events[i].event_id);
+                        continue;
+                }
+
+                m = core_message_from_accept(j, i);
+                if (!m) {
+                        log_record(LOG_ERR, &j->adapter->log,
+                                   "out of memory; inbox row %" PRId64
+                                   " is answered at the next start", j->ids[i]);
+                        continue;
+                }
+                c->pending++;
+                core_message_route(m);
+        }
+
+        core_accept_free(j);
+        core_pending_done(c);
+}
+
+int adapter_receive(struct adapter *a, const struct adapter_message *msgs, size_t n,
+                    const char *cursor, adapter_received_fn done, void *userdata)
+{
+        struct core *c = a->core;
+        struct core_accept *j;
+        int r;
+
+        if (c->closing)
+                return -ESHUTDOWN;
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        *j = (struct core_accept){
+                .core = c, .adapter = a, .n = n, .done = done, .userdata = userdata,
+        };
+
+        j->events = calloc(n ? n : 1, sizeof(*j->events));
+        j->ids = calloc(n ? n : 1, sizeof(*j->ids));
+        j->cursor = cursor ? strdup(cursor) : NULL;
+        if (!j->events || !j->ids || (cursor && !j->cursor)) {
+                core_accept_free(j);
+                return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                r = inbound_copy(&msgs[i], &j->events[i]);
+                if (r < 0) {
+                        core_accept_free(j);
+                        return r;
+                }
+        }
+
+        r = workq_submit(c->store_q, core_accept_work, core_accept_done, j);
+        if (r < 0) {
+                core_accept_free(j);
+                return r;
+        }
+
+        c->pending++;
+        return 0;
+}
+
+/* ---- answering ---- */
+
+static void core_message_free(struct core_message *m)
+{
+        struct store_inbox_row *r = &m->row;
+
+        free(r->adapter);
+        free(r->account);
+        free(r->event_id);
+        free(r->chat_id);
+        free(r->user_id);
+        free(r->user_name);
+        free(r->thread_id);
+        free(r->message_id);
+        free(r->text);
+        free(m->reply);
+        store_outbox_row_clear(&m->out);
+        free(m);
+}
+
+static struct log_fields core_message_log(const struct core_message *m)
+{
+        return (struct log_fields){
+                .adapter = m->adapter->ops->name,
+                .chat = m->row.chat_id,
+                .msg = m->row.event_id,
+        };
+}
+
+static void chat_queue_push(struct adapter *a, struct store_outbox_row *row);
+
+static void core_complete_work(void *data)
+{
+        struct core_message *m = data;
+        struct store *s = m->core->store;
+        struct store_reply reply = {
+                .chat_id = m->row.chat_id,
+                .thread_id = m->row.thread_id,
+                .reply_to = m->row.message_id,
+                .text = m->reply,
+                .source = m->source,
+        };
+
+        m->r = store_inbox_complete(s, m->row.id, &reply, &m->outbox_id);
+        if (m->r >= 0)
+                m->r = store_outbox_get(s, m->outbox_id, &m->out);
+}
+
+static void core_complete_done(void *data)
+{
+        struct core_message *m = data;
+        struct core *c = m->core;
+        struct log_fields f = core_message_log(m);
+
+        if (m->r == -EALREADY)
+                log_record(LOG_DEBUG, &f, "already answered, ignoring");
+        else if (m->r < 0)
+                log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
+                           "next start", store_error(c->store));
+        else {
+                log_record(LOG_DEBUG, &f, "reply %" PRId64 " queued (%s)", m->outbox_id,
+                           m->source);
+                chat_queue_push(m->adapter, &m->out);
+        }
+
+        core_message_free(m);
+        core_pending_done(c);
+}
+
+/* Queues the answer's commit; the message is finished from here on. */
+static void core_message_complete(struct core_message *m)
+{
+        struct core *c = m->core;
+        struct log_fields f = core_message_log(m);
+        int r;
+
+        r = workq_submit(c->store_q, core_complete_work, core_complete_done, m);
+        if (r < 0) {
+                log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
+                           "next start", strerror(-r));
+                core_message_free(m);
+                core_pending_done(c);
+        }
+}
+
+static void core_respond_work(void *data)
+{
+        struct core_message *m = data;
+
+        m->r = responder_reply(m->core->responder, m->row.text,
+                               router_text_is_chinese(m->row.text), &m->reply);
+}
+
+static void core_respond_done(void *data)
+{
+        struct core_message *m = data;
+        struct core *c = m->core;
+        struct log_fields f = core_message_log(m);
+
+        if (m->r < 0) {
+                log_record(LOG_ERR, &f, "the responder failed: %s; the message is retried at "
+                           "the next start", strerror(-m->r));
+                core_message_free(m);
+                core_pending_done(c);
+                return;
+        }
+
+        m->source = "model";
+        core_message_complete(m);
+}
+
+static void core_message_route(struct core_message *m)
+{
+        struct core *c = m->core;
+        struct log_fields f = core_message_log(m);
+        struct router_result route;
+        int r;
+
+        /* Closing: the inbox row stays undone and is answered at the next
+         * start. */
+        if (c->closing) {
+                core_message_free(m);
+                core_pending_done(c);
+                return;
+        }
+
+        r = router_route(m->row.text, &route);
+        if (r < 0)
+                goto fail;
+
+        if (route.action == ROUTER_COMMAND) {
+                log_record(LOG_DEBUG, &f, "command '%s'", route.command);
+                m->reply = TAKE_PTR(route.reply);
+                m->source = "command";
+                core_message_complete(m);
+                return;
+        }
+
+        r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
+        if (r < 0)
+                goto fail;
+        return;
+
+fail:
+        log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the next "
+                   "start", strerror(-r));
+        core_message_free(m);
+        core_pending_done(c);
+}
+
+/* ---- delivery ---- */
+
+static struct chat_queue *chat_queue_get(struct adapter *a, const char *chat_id)
+{
+        struct chat_queue *q;
+
+        for (q = a->chats; q; q = q->next)
+                if (strcmp(q->chat_id, chat_id) == 0)
+                        return q;
+
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return NULL;
+        q->chat_id = strdup(chat_id);
+        if (!q->chat_id) {
+                free(q);
+                return NULL;
+        }
+
+        q->adapter = a;
+        backoff_init(&q->backoff, CORE_SEND_RETRY_INITIAL_MS, CORE_SEND_RETRY_MAX_MS);
+        uv_timer_init(a->core->loop, &q->timer);
+        q->timer.data = q;
+        a->core->open_timers++;
+        q->next = a->chats;
+        a->chats = q;
+        return q;
+}
+
+/* Takes the row's contents; the row is left empty. */
+static void chat_queue_push(struct adapter *a, struct store_outbox_row *row)
+{
+        struct core *c = a->core;
+        struct chat_queue *q;
+        struct outgoing *o;
+
+        /* Closing: the row stays pending in the outbox for the next start. */
+        if (c->closing)
+                return;
+
+        q = chat_queue_get(a, row->chat_id);
+        o = q ? calloc(1, sizeof(*o)) : NULL;
+        if (!o) {
+                log_record(LOG_ERR, &a->log, "out of memory; reply %" PRId64
+                           " is sent at the next start", row->id);
+                return;
+        }
+
+        o->row = *row;
+        *row = (struct store_outbox_row){ 0 };
+        if (q->tail)
+                q->tail->next = o;
+        else
+                q->head = o;
+        q->tail = o;
+
+        c->pending++;
+        chat_queue_kick(q);
+}
+
+static void chat_queue_on_timer(uv_timer_t *t)
+{
+        chat_queue_kick(t->data);
+}
+
+static void chat_queue_kick(struct chat_queue *q)
+{
+        struct adapter *a = q->adapter;
+        struct core *c = a->core;
+        struct outgoing *o = q->head;
+        uint64_t now = uv_now(c->loop);
+        struct adapter_outgoing out;
+        int r;
+
+        if (!o || q->busy || c->closing)
+                return;
+
+        if (now < q->next_send_ms) {
+                uv_timer_start(&q->timer, chat_queue_on_timer, q->next_send_ms - now, 0);
+                return;
+        }
+
+        if (a->ops->send_delay_ms) {
+                uint64_t delay_ms = a->ops->send_delay_ms(a->state, q->chat_id);
+
+                if (delay_ms > 0) {
+                        uv_timer_start(&q->timer, chat_queue_on_timer, delay_ms, 0);
+                        return;
+                }
+        }
+
+        out = (struct adapter_outgoing){
+                .id = o->row.id,
+                .chat_id = o->row.chat_id,
+                .thread_id = o->row.thread_id,
+                .reply_to = o->row.reply_to,
+                .text = o->row.text,
+                .idempotency_key = o->row.idempotency_key,
+                .attempts = o->row.attempts,
+        };
+
+        q->busy = true;
+        r = a->ops->send(a->state, &out);
+        if (r < 0)
+                adapter_send_done(a, o->row.id, ADAPTER_SEND_RETRY, NULL, 0, strerror(-r));
+}
+
+static void core_delivery_work(void *data)
+{
+        struct core_delivery *d = data;
+        struct store *s = d->queue->adapter->core->store;
+        int64_t id = d->queue->head->row.id;
+
+        if (d->result == ADAPTER_SEND_OK)
+                d->r = store_outbox_mark_sent(s, id, d->platform_message_id);
+        else
+                d->r = store_outbox_mark_attempt(s, id, d->error,
+                                                 d->result == ADAPTER_SEND_REJECTED);
+}
+
+static void chat_queue_pop(struct chat_queue *q)
+{
+        struct outgoing *o = q->head;
+
+        q->head = o->next;
+        if (!q->head)
+                q->tail = NULL;
+        store_outbox_row_clear(&o->row);
+        free(o);
+}
+
+static void core_delivery_done(void *data)
+{
+        struct core_delivery *d = data;
+        struct chat_queue *q = d->queue;
+        struct adapter *a = q->adapter;
+        struct core *c = a->core;
+        struct outgoing *o = q->head;
+        struct log_fields f = { .adapter = a->ops->name, .chat = q->chat_id };
+        uint64_t now = uv_now(c->loop), wait_ms;
+
+        if (d->r < 0)
+                log_record(LOG_ERR, &f, "could not record the delivery of reply %" PRId64
+                           ": %s", o->row.id, store_error(c->store));
+
+        switch (d->result) {
+        case ADAPTER_SEND_OK:
+                backoff_reset(&q->backoff);
+                q->next_send_ms = now + a->ops->chat_send_interval_ms;
+                chat_queue_pop(q);
+                c->pending--;
+                break;
+        case ADAPTER_SEND_RETRY:
+                o->row.attempts++;
+                wait_ms = d->retry_after_ms ? d->retry_after_ms : backoff_next_ms(&q->backoff);
+                log_record(LOG_WARNING, &f, "sending reply %" PRId64 " failed: %s; retrying "
+                           "in %.1f s", o->row.id, d->error ? d->error : "unknown error",
+                           wait_ms / 1000.0);
+                q->next_send_ms = now + wait_ms;
+                break;
+        case ADAPTER_SEND_REJECTED:
+                log_record(LOG_ERR, &f, "reply %" PRId64 " was refused for good: %s; it stays "
+                           "in the outbox marked failed", o->row.id,
+                           d->error ? d->error : "unknown error");
+                chat_queue_pop(q);
+                c->pending--;
+                break;
+        }
+
+        q->busy = false;
+        free(d->platform_message_id);
+        free(d->error);
+        free(d);
+
+        chat_queue_kick(q);
+        core_check_drained(c);
+}
+
+void adapter_send_done(struct adapter *a, int64_t id, enum adapter_send_result result,
+                       const char *platform_message_id, uint64_t retry_after_ms,
+                       const char *error)
+{
+        struct core *c = a->core;
+        struct chat_queue *q;
+        struct core_delivery *d;
+        int r;
+
+        for (q = a->chats; q; q = q->next)
+                if (q->busy && q->head && q->head->row.id == id)
+                        break;
+        if (!q) {
+                log_record(LOG_ERR, &a->log, "reported a send of reply %" PRId64
+                           " that was not in flight, ignoring", id);
+                return;
+        }
+
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                goto fail;
+        *d = (struct core_delivery){
+                .queue = q,
+                .result = result,
+                .platform_message_id = platform_message_id ? strdup(platform_message_id) : NULL,
+                .error = error ? strdup(error) : NULL,
+                .retry_after_ms = retry_after_ms,
+        };
+
+        r = workq_submit(c->store_q, core_delivery_work, core_delivery_done, d);
+        if (r < 0)
+                goto fail;
+        return;
+
+fail:
+        /* The outbox row stays pending and is sent again at the next start. */
+        log_record(LOG_ERR, &a->log, "could not record the delivery of reply %" PRId64
+                   "; it may be sent again at the next start", id);
+        if (d) {
+                free(d->platform_message_id);
+                free(d->error);
+                free(d);
+        }
+        q->busy = false;
+        chat_queue_pop(q);
+        c->pending--;
+        core_check_drained(c);
+}
+
+/* ---- start-up, recovery, shutdown ---- */
+
+static struct adapter *core_adapter_find(struct core *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_adapters; i++)
+                if (strcmp(c->adapters[i].ops->name, name) == 0)
+                        return &c->adapters[i];
+        return NULL;
+}
+
+static int mkdir_parents(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int core_adapters_create(struct core *c, const struct config *config, char *error)
+{
+        size_t n = 0;
+        int r;
+
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
+                if (config_get_bool(config, (*ops)->name, "enabled"))
+                        n++;
+
+        if (n == 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s: no adapter is enabled; set 'enabled = true' "
+                         "in the section of at least one ([console] for a local chat)",
+                         config_path(config) ? config_path(config) : "configuration");
+                return -EINVAL;
+        }
+
+        c->adapters = calloc(n, sizeof(*c->adapters));
+        if (!c->adapters)
+                return -ENOMEM;
+
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++) {
+                struct adapter *a;
+
+                if (!config_get_bool(config, (*ops)->name, "enabled"))
+                        continue;
+
+                a = &c->adapters[c->n_adapters];
+                *a = (struct adapter){
+                        .core = c, .ops = *ops, .conn = ADAPTER_STARTING,
+                        .log = { .adapter = (*ops)->name },
+                };
+
+                r = store_cursor_get(c->store, a->ops->name, CORE_ACCOUNT, &a->cursor);
+                if (r < 0) {
+                        snprintf(error, CORE_ERROR_MAX, "%s: cannot read its receive position: %s",
+                                 a->ops->name, store_error(c->store));
+                        return r;
+                }
+
+                r = a->ops->create(a, config, &a->state);
+                if (r < 0) {
+                        snprintf(error, CORE_ERROR_MAX, "%s: cannot set up: %s", a->ops->name,
+                                 strerror(-r));
+                        return r;
+                }
+                c->n_adapters++;
+        }
+
+        return 0;
+}
+
+int core_new(uv_loop_t *loop, const struct config *config, const struct core_events *events,
+             struct core **ret, char *error)
+{
+        const char *state_dir = config_get_string(config, "parleyd", "state_dir");
+        const char *database = config_get_string(config, "parleyd", "database");
+        const char *model = config_get_string(config, "model", "path");
+        _cleanup_free_ char *db_default = NULL;
+        char sub_error[STORE_ERROR_MAX];
+        struct core *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->loop = loop;
+        c->events = *events;
+        c->shutdown_timeout_ms = config_get_int(config, "parleyd", "shutdown_timeout_ms");
+
+        r = mkdir_parents(state_dir, 0750);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot create the state directory %s: %s",
+                         state_dir, strerror(-r));
+                goto fail;
+        }
+
+        if (!database) {
+                if (asprintf(&db_default, "%s/parley.db", state_dir) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                database = db_default;
+        }
+
+        r = store_open(database, &c->store, sub_error);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                goto fail;
+        }
+
+        r = responder_new(model, &c->responder, sub_error);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                goto fail;
+        }
+
+        r = workq_new(loop, "store", 1, CORE_STORE_QUEUE_MAX, &c->store_q);
+        if (r < 0)
+                goto fail_errno;
+
+        r = workq_new(loop, "decode", (unsigned)config_get_int(config, "parleyd", "decode_threads"),
+                      CORE_DECODE_QUEUE_MAX, &c->decode_q);
+        if (r < 0)
+                goto fail_errno;
+
+        uv_timer_init(loop, &c->drain_timer);
+        c->drain_timer.data = c;
+        c->open_timers++;
+
+        r = core_adapters_create(c, config, error);
+        if (r < 0)
+                goto fail;
+
+        log_info("database %s, %s", database,
+                 model ? model : "no model (commands only)");
+        *ret = c;
+        return 0;
+
+fail_errno:
+        snprintf(error, CORE_ERROR_MAX, "cannot start worker threads: %s", strerror(-r));
+fail:
+        /* Nothing ran on the loop yet: handles are closed and the loop run
+         * once by the caller's uv_loop_close path. */
+        c->stopping = c->closing = true;
+        for (size_t i = 0; i < c->n_adapters; i++)
+                c->adapters[i].ops->destroy(c->adapters[i].state);
+        for (size_t i = 0; i < c->n_adapters; i++)
+                free(c->adapters[i].cursor);
+        free(c->adapters);
+        if (c->open_timers)
+                uv_close((uv_handle_t *)&c->drain_timer, NULL);
+        workq_free(c->decode_q);
+        workq_free(c->store_q);
+        responder_free(c->responder);
+        store_free(c->store);
+        uv_run(loop, UV_RUN_NOWAIT);
+        free(c);
+        return r;
+}
+
+/* Answers what the last run received but did not answer, and sends what it
+ * queued but did not send. */
+static int core_recover(struct core *c)
+{
+        struct store_inbox_row *undone = NULL;
+        struct store_outbox_row *unsent = NULL;
+        size_t n_undone = 0, n_unsent = 0, skipped = 0;
+        int r;
+
+        r = store_inbox_list_undone(c->store, NULL, &undone, &n_undone);
+        if (r < 0)
+                goto fail;
+
+        r = store_outbox_list_pending(c->store, NULL, &unsent, &n_unsent);
+        if (r < 0)
+                goto fail;
+
+        if (n_undone || n_unsent)
+                log_notice("resuming %zu unanswered message(s) and %zu unsent reply(ies) from "
+                           "the last run", n_undone, n_unsent);
+
+        for (size_t i = 0; i < n_unsent; i++) {
+                struct adapter *a = core_adapter_find(c, unsent[i].adapter);
+
+                if (a)
+                        chat_queue_push(a, &unsent[i]);
+                else
+                        skipped++;
+        }
+
+        for (size_t i = 0; i < n_undone; i++) {
+                struct adapter *a = core_adapter_find(c, undone[i].adapter);
+                struct core_message *m;
+
+                if (!a) {
+                        skipped++;
+                        continue;
+                }
+
+                m = calloc(1, sizeof(*m));
+                if (!m) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                m->core = c;
+                m->adapter = a;
+                m->row = undone[i];
+                undone[i] = (struct store_inbox_row){ 0 };
+                c->pending++;
+                core_message_route(m);
+        }
+
+        if (skipped)
+                log_notice("%zu message(s) belong to adapters that are not enabled; they wait "
+                           "in the database", skipped);
+
+        store_inbox_rows_free(undone, n_undone);
+        store_outbox_rows_free(unsent, n_unsent);
+        return 0;
+
+fail:
+        log_error("cannot resume the last run's work: %s", store_error(c->store));
+        store_inbox_rows_free(undone, n_undone);
+        store_outbox_rows_free(unsent, n_unsent);
+        return r;
+}
+
+int core_start(struct core *c)
+{
+        int r;
+
+        r = core_recover(c);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                struct adapter *a = &c->adapters[i];
+
+                r = a->ops->start(a->state);
+                if (r < 0) {
+                        char reason[128];
+
+                        snprintf(reason, sizeof(reason), "cannot start: %s", strerror(-r));
+                        adapter_set_state(a, ADAPTER_FAILED, reason);
+                }
+        }
+
+        core_status(c, "running");
+        return 0;
+}
+
+static void core_on_drain_timeout(uv_timer_t *t)
+{
+        struct core *c = t->data;
+
+        log_warning("%zu message(s) or reply(ies) still in hand after %" PRIu64 " ms; they are "
+                    "finished at the next start", c->pending, c->shutdown_timeout_ms);
+        core_check_drained(c);
+}
+
+static void core_on_drain_timer_closed(uv_handle_t *h)
+{
+        struct core *c = h->data;
+
+        c->open_timers--;
+        core_check_drained(c);
+}
+
+static void core_on_chat_timer_closed(uv_handle_t *h)
+{
+        struct chat_queue *q = h->data;
+        struct core *c = q->adapter->core;
+
+        c->open_timers--;
+        core_check_drained(c);
+}
+
+/* Closes adapters and timers; the loop then runs the close callbacks. */
+static void core_close(struct core *c)
+{
+        c->closing = true;
+        uv_timer_stop(&c->drain_timer);
+        uv_close((uv_handle_t *)&c->drain_timer, core_on_drain_timer_closed);
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                struct adapter *a = &c->adapters[i];
+
+                for (struct chat_queue *q = a->chats; q; q = q->next)
+                        uv_close((uv_handle_t *)&q->timer, core_on_chat_timer_closed);
+                if (a->conn == ADAPTER_STOPPED)
+                        continue;
+                a->ops->close(a->state);
+        }
+}
+
+static bool core_adapters_stopped(const struct core *c)
+{
+        for (size_t i = 0; i < c->n_adapters; i++)
+                if (c->adapters[i].conn != ADAPTER_STOPPED)
+                        return false;
+        return true;
+}
+
+static void core_check_drained(struct core *c)
+{
+        if (!c->stopping)
+                return;
+
+        if (!c->closing) {
+                if (c->pending > 0 && uv_is_active((uv_handle_t *)&c->drain_timer))
+                        return;
+                core_close(c);
+        }
+
+        if (c->open_timers > 0 || !core_adapters_stopped(c) || !c->events.stopped)
+                return;
+
+        /* Everything is closed: let the worker queues finish, then tell the
+         * daemon.  Their last callbacks see closing and send nothing. */
+        workq_free(c->decode_q);
+        c->decode_q = NULL;
+        workq_free(c->store_q);
+        c->store_q = NULL;
+
+        void (*stopped)(void *) = c->events.stopped;
+        c->events.stopped = NULL;
+        stopped(c->events.userdata);
+}
+
+void core_stop(struct core *c, const char *reason)
+{
+        if (c->stopping)
+                return;
+        c->stopping = true;
+
+        log_info("stopping: %s", reason);
+        core_status(c, "stopping: %s", reason);
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                struct adapter *a = &c->adapters[i];
+
+                if (a->conn != ADAPTER_STOPPED && a->conn != ADAPTER_FAILED)
+                        a->ops->stop_receiving(a->state);
+        }
+
+        uv_timer_start(&c->drain_timer, core_on_drain_timeout,
+                       c->shutdown_timeout_ms ? c->shutdown_timeout_ms : 1, 0);
+        core_check_drained(c);
+}
+
+int core_reload(struct core *c, const struct config *config)
+{
+        c->shutdown_timeout_ms = config_get_int(config, "parleyd", "shutdown_timeout_ms");
+        return 0;
+}
+
+void core_free(struct core *c)
+{
+        if (!c)
+                return;
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                struct adapter *a = &c->adapters[i];
+
+                while (a->chats) {
+                        struct chat_queue *q = a->chats;
+
+                        a->chats = q->next;
+                        while (q->head)
+                                chat_queue_pop(q);
+                        free(q->chat_id);
+                        free(q);
+                }
+                a->ops->destroy(a->state);
+                free(a->cursor);
+        }
+        free(c->adapters);
+        responder_free(c->responder);
+        store_free(c->store);
+        free(c);
+}

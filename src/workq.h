@@ -1,0 +1,35 @@
+/* workq.h: threads that run slow work for the event loop.
+ *
+ * The loop thread never blocks; database commits and model decoding run
+ * here.  A queue with one thread runs its jobs strictly in submission order
+ * (the store queue relies on that); a queue with more threads runs them
+ * concurrently.  Each job's done() runs afterwards on the loop thread, in
+ * the order the jobs finished. */
+#ifndef PARLEY_WORKQ_H
+#define PARLEY_WORKQ_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct workq;
+
+typedef void (*workq_work_fn)(void *data);      /* on a worker thread */
+typedef void (*workq_done_fn)(void *data);      /* on the loop thread */
+
+/* max_queued bounds the jobs waiting or running; submit refuses beyond it. */
+int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_queued,
+              struct workq **ret);
+
+/* -ENOBUFS when max_queued jobs are already queued, -ESHUTDOWN after
+ * workq_free began.  On success done() is guaranteed to run once. */
+int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *data);
+
+/* Jobs queued or running, plus finished jobs whose done() has not run. */
+size_t workq_pending(const struct workq *q);
+
+/* Runs the queued jobs to completion, joins the threads, then runs the
+ * remaining done() callbacks on the caller's thread.  Call it on the loop
+ * thread after the loop has stopped or from a loop callback. */
+void workq_free(struct workq *q);
+
+#endif

@@ -1,0 +1,78 @@
+# Configuration errors stop start-up with FILE:LINE and what is wrong, and
+# exit status 2; a good file passes --check-config.
+. "$top_srcdir/tests/lib/common.sh"
+
+conf="$TEST_DIR/parleyd.conf"
+
+# expect_error NAME EXPECTED-MESSAGE: runs parleyd on $conf.
+expect_error() {
+        status=0
+        "$PARLEYD" --config "$conf" --foreground < /dev/null > "$TEST_DIR/out" 2> "$TEST_DIR/err" \
+                || status=$?
+        check_eq "$1: exit status" 2 "$status"
+        check_eq "$1: message" "$2" "$(cat "$TEST_DIR/err")"
+}
+
+printf '[parleyd]\nstate_dir = %s\n\n[console]\nenabled = true\ncolour = blue\n' \
+        "$TEST_DIR/state" > "$conf"
+expect_error "unknown key" "$conf:6: unknown key 'colour' in section [console]"
+
+printf '[parleyd]\nshutdown_timeout_ms = soon\n[console]\nenabled = true\n' > "$conf"
+expect_error "bad number" "$conf:2: shutdown_timeout_ms in [parleyd] expects a whole number, got 'soon'"
+
+printf '[parleyd]\nshutdown_timeout_ms = -5\n' > "$conf"
+expect_error "out of range" "$conf:2: shutdown_timeout_ms in [parleyd] must be between 0 and 600000, got -5"
+
+printf '[console]\nenabled = maybe\n' > "$conf"
+expect_error "bad boolean" "$conf:2: enabled in [console] expects true or false, got 'maybe'"
+
+printf '[parleyd]\nlog_level = loud\n' > "$conf"
+expect_error "bad choice" "$conf:2: log_level in [parleyd] expects one of error|warning|notice|info|debug, got 'loud'"
+
+printf '[telegramm]\ntoken_file = x\n' > "$conf"
+expect_error "unknown section" "$conf:2: unknown section [telegramm]"
+
+printf 'state_dir = x\n' > "$conf"
+expect_error "key outside a section" "$conf:1: 'state_dir' is outside any [section]"
+
+printf '[console]\nenabled = true\nenabled = false\n' > "$conf"
+expect_error "duplicate" "$conf:3: 'enabled' in [console] is set twice (first at $conf:2)"
+
+printf '[console]\nthis line has no equals sign\n' > "$conf"
+expect_error "syntax" "$conf:2: expected 'key = value' or '[section]'"
+
+# Every mistake is reported in one go.
+printf '[parleyd]\nlog_level = loud\n[console]\ncolour = blue\n' > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "two errors: exit status" 2 "$status"
+check_eq "two errors: lines" 2 "$(wc -l < "$TEST_DIR/err")"
+
+# The environment overrides a key and is checked the same way.
+printf '[parleyd]\nstate_dir = %s\n[console]\nenabled = true\n' "$TEST_DIR/state" > "$conf"
+status=0
+PARLEY_PARLEYD_LOG_LEVEL=chatty "$PARLEYD" --config "$conf" --check-config \
+        > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "bad environment value: exit status" 2 "$status"
+check_eq "bad environment value: message" \
+        "environment PARLEY_PARLEYD_LOG_LEVEL: expects one of error|warning|notice|info|debug, got 'chatty'" \
+        "$(cat "$TEST_DIR/err")"
+
+status=0
+"$PARLEYD" --config "$TEST_DIR/missing.conf" > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "missing file: exit status" 2 "$status"
+check_eq "missing file: message" \
+        "parleyd: error: cannot read $TEST_DIR/missing.conf: No such file or directory" \
+        "$(cat "$TEST_DIR/err")"
+
+"$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out"
+check_eq "valid file" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
+
+# No adapter enabled is a start-up error that says what to do.
+printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --foreground < /dev/null > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "no adapter: exit status" 1 "$status"
+check_grep "no adapter: message" "no adapter is enabled" "$TEST_DIR/err"
+
+test_finish

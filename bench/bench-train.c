@@ -8,9 +8,11 @@
  * backward, clipping, RMSprop) after 3 untimed ones, with the OpenBLAS
  * threads given by PARLEY_BENCH_THREADS (default 2).  Prints tokens/s
  * (real source and target tokens), the time per phase, the sgemm GFLOP/s
- * OpenBLAS reaches at the model's own shapes, and the share of that rate
- * the whole step achieves.  BATCHES.json receives the timed batches so
- * bench/train_torch.py can run PyTorch on exactly the same work. */
+ * OpenBLAS reaches at the model's own shapes, and the share of the step's
+ * time its matrix products would take at those rates (the rest is
+ * elementwise work and products running below their measured rate).
+ * BATCHES.json receives the timed batches so bench/train_torch.py can run
+ * PyTorch on exactly the same work. */
 #include "config.h"
 
 #include <cblas.h>
@@ -115,23 +117,28 @@ static double sgemm_rate(int M, int N, int K, bool trans_b)
 }
 
 /* The matrix-product FLOPs of one training step on a batch (forward and
- * backward), as seq2seq.c and lstm.c perform them. */
-static double step_flops(const struct seq2seq_batch *batch)
+ * backward), as seq2seq.c and lstm.c perform them, by the shape measured
+ * for each: [0] the output layer's logits and weight gradient, [1] its
+ * input gradient, [2] the LSTM's whole-sequence products (input
+ * projection, weight gradients, input gradient), [3] the per-step
+ * recurrent products. */
+enum { SHAPE_LOGITS, SHAPE_LOGITS_DX, SHAPE_SEQUENCE, SHAPE_STEP, SHAPES };
+
+static void step_flops(const struct seq2seq_batch *batch, double flops[SHAPES])
 {
-        double B = batch->size, Ts = batch->source_steps, Td = batch->target_steps;
-        double G = 4.0 * HIDDEN, flops = 0;
+        double B = batch->size, T = batch->source_steps + batch->target_steps;
+        double Td = batch->target_steps, G = 4.0 * HIDDEN;
 
         for (int l = 0; l < LAYERS; l++) {
                 double in = l == 0 ? EMBED : HIDDEN;
 
-                /* forward: input projection, recurrence; backward: dW_ih,
-                 * dx, dW_hh, dh */
-                flops += 3 * 2 * (Ts + Td) * B * G * in;
-                flops += 3 * 2 * (Ts + Td) * B * G * HIDDEN;
+                /* x W_ih^T, dW_ih, dx; dW_hh */
+                flops[SHAPE_SEQUENCE] += 3 * 2 * T * B * G * in + 2 * T * B * G * HIDDEN;
+                /* h W_hh^T and dh W_hh, each step */
+                flops[SHAPE_STEP] += 2 * 2 * T * B * G * HIDDEN;
         }
-        /* output layer: logits, dW, dx */
-        flops += 3 * 2 * Td * B * HIDDEN * VOCAB;
-        return flops;
+        flops[SHAPE_LOGITS] += 2 * 2 * Td * B * HIDDEN * VOCAB;
+        flops[SHAPE_LOGITS_DX] += 2 * Td * B * HIDDEN * VOCAB;
 }
 
 static json_object *rows_json(struct pair *const *rows, int n, bool source)
@@ -168,10 +175,10 @@ int main(int argc, char **argv)
         struct random rng;
         int32_t *source, *target_in, *target_out;
         int source_lengths[BATCH], target_lengths[BATCH];
-        double t_forward = 0, t_backward = 0, t_update = 0, flops = 0;
+        double t_forward = 0, t_backward = 0, t_update = 0, flops[SHAPES] = { 0 };
         long tokens = 0;
         json_object *dump = json_object_new_array();
-        double rate_dense, rate_step, rate_proj, rate_dense_dx, rate_weighted;
+        double rate[SHAPES], ideal = 0, flops_all = 0;
 
         log_open("bench-train");
         if (argc < 2 || steps < 1) {
@@ -290,7 +297,7 @@ int main(int argc, char **argv)
                 t_forward += t1 - t0;
                 t_backward += t2 - t1;
                 t_update += t3 - t2;
-                flops += step_flops(&batch);
+                step_flops(&batch, flops);
                 for (int i = 0; i < BATCH; i++)
                         tokens += source_lengths[i] + target_lengths[i];
 
@@ -309,14 +316,15 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        rate_dense = sgemm_rate(1024, config.vocab_size, HIDDEN, true);
-        rate_dense_dx = sgemm_rate(1024, HIDDEN, config.vocab_size, false);
-        rate_proj = sgemm_rate(1024, 4 * HIDDEN, HIDDEN, true);
-        rate_step = sgemm_rate(BATCH, 4 * HIDDEN, HIDDEN, true);
-        /* weighted like the step's FLOPs: about 3/4 output layer, 1/8 each
-         * input projections and recurrence */
-        rate_weighted = 1.0 / (0.375 / rate_dense + 0.375 / rate_dense_dx + 0.125 / rate_proj +
-                               0.125 / rate_step);
+        rate[SHAPE_LOGITS] = sgemm_rate(1024, config.vocab_size, HIDDEN, true);
+        rate[SHAPE_LOGITS_DX] = sgemm_rate(1024, HIDDEN, config.vocab_size, false);
+        rate[SHAPE_SEQUENCE] = sgemm_rate(1024, 4 * HIDDEN, HIDDEN, true);
+        rate[SHAPE_STEP] = sgemm_rate(BATCH, 4 * HIDDEN, HIDDEN, true);
+        /* the time the step's products would take at those rates */
+        for (int k = 0; k < SHAPES; k++) {
+                ideal += flops[k] / (rate[k] * 1e9);
+                flops_all += flops[k];
+        }
 
         {
                 double total = t_forward + t_backward + t_update;
@@ -330,14 +338,15 @@ int main(int argc, char **argv)
                        "clip+update %.1f)\n", tokens / total, total / steps * 1e3,
                        t_forward / steps * 1e3, t_backward / steps * 1e3,
                        t_update / steps * 1e3);
-                printf("sgemm GFLOP/s: logits [1024x256]x[256x%d] %.1f, its dx [1024x%d]x[%dx256] "
-                       "%.1f, input projection [1024x256]x[256x1024] %.1f, recurrent step "
-                       "[64x256]x[256x1024] %.1f; weighted %.1f\n", config.vocab_size,
-                       rate_dense, config.vocab_size, config.vocab_size, rate_dense_dx,
-                       rate_proj, rate_step, rate_weighted);
-                printf("parley: %.1f GFLOP/s in matrix products over whole steps, %.0f%% of "
-                       "the weighted sgemm rate\n", flops / total / 1e9,
-                       100.0 * flops / total / 1e9 / rate_weighted);
+                printf("sgemm GFLOP/s: logits [1024x256]x[256x%d] %.1f, their input gradient "
+                       "[1024x%d]x[%dx256] %.1f, LSTM sequence [1024x256]x[256x1024] %.1f, LSTM "
+                       "step [64x256]x[256x1024] %.1f\n", config.vocab_size,
+                       rate[SHAPE_LOGITS], config.vocab_size, config.vocab_size,
+                       rate[SHAPE_LOGITS_DX], rate[SHAPE_SEQUENCE], rate[SHAPE_STEP]);
+                printf("parley: %.1f GFLOP/s in matrix products over whole steps; at the rates "
+                       "above they would take %.0f%% of the step time (%.1f GFLOP/s)\n",
+                       flops_all / total / 1e9, 100.0 * ideal / total,
+                       flops_all / ideal / 1e9);
                 printf("parley_tokens_per_s %.1f\n", tokens / total);
         }
 

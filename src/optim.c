@@ -40,7 +40,8 @@ int optim_new(const struct optim_config *config, size_t count, struct optim **re
 {
         struct optim *o;
 
-        if (count == 0 || !(config->eps > 0.0f) || !(config->alpha >= 0.0f && config->alpha < 1.0f) ||
+        if (count == 0 || !(config->eps > 0.0f) ||
+            !(config->alpha >= 0.0f && config->alpha < 1.0f) ||
             !(config->beta1 >= 0.0f && config->beta1 < 1.0f) ||
             !(config->beta2 >= 0.0f && config->beta2 < 1.0f))
                 return -EINVAL;

@@ -231,12 +231,14 @@ static int corpus_pair(const struct corpus_pair *p, void *userdata)
         if (r < 0)
                 return r;
 
-        if (e.source_length > t->o->max_length || e.target_length > t->o->max_length ||
-            e.source_length == 0 || e.target_length == 0) {
-                if (e.source_length == 0 || e.target_length == 0)
-                        t->skipped_empty++;
-                else
-                        t->skipped_long++;
+        /* the reply is not read when the prompt is already too long */
+        if (e.source_length > t->o->max_length || e.target_length > t->o->max_length) {
+                t->skipped_long++;
+                t->n_tokens = mark;
+                return 0;
+        }
+        if (e.source_length == 0 || e.target_length == 0) {
+                t->skipped_empty++;
                 t->n_tokens = mark;
                 return 0;
         }

@@ -894,11 +894,11 @@ static void progress_step(struct trainer *t, size_t batch, double loss_sum, long
                           long tokens, float lr)
 {
         const struct train_options *o = t->o;
-        double now = now_s(), elapsed = now - t->run_start_s;
-        double rate = elapsed > 0 ? t->run_tokens / elapsed : 0.0;
+        double now = now_s(), elapsed = now - t->run_start_s, rate;
         bool point = false;
 
         t->run_tokens += tokens;
+        rate = elapsed > 0 ? t->run_tokens / elapsed : 0.0;
         t->interval_loss_sum += loss_sum;
         t->interval_tokens += loss_tokens;
         t->interval_steps++;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1174,6 +1175,26 @@ static int options_check(const struct train_options *o)
         return 0;
 }
 
+/* The files go where the model goes: find out now rather than after the
+ * first epoch. */
+static int output_check(const char *path)
+{
+        _cleanup_free_ char *copy = strdup(path);
+        const char *directory;
+
+        if (!copy)
+                return -ENOMEM;
+
+        directory = dirname(copy);
+        if (access(directory, W_OK) < 0) {
+                int r = -errno;
+
+                log_error("Cannot write the model into '%s': %s", directory, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int trainer_setup(struct trainer *t, struct safetensors **ret_checkpoint)
 {
         const struct train_options *o = t->o;
@@ -1182,6 +1203,10 @@ static int trainer_setup(struct trainer *t, struct safetensors **ret_checkpoint)
         const char *reason;
         size_t steps = (size_t)o->max_length + 1, B = (size_t)o->batch_size;
         int r;
+
+        r = output_check(o->output);
+        if (r < 0)
+                return r;
 
         r = corpora_read(t);
         if (r < 0)

@@ -131,6 +131,10 @@ grep -q "trained with other options" "$dir/e.log" || fail "no message for other 
 [ $? -eq 1 ] || fail "a missing corpus did not fail"
 grep -q "absent.tsv" "$dir/x.log" || fail "a missing corpus is not named"
 [ -e "$dir/x.model" ] && fail "a failed run left a model file"
+"$parley" train -o "$dir/no/such/dir/x.model" --threads 1 "$corpus" 2>"$dir/x.log"
+[ $? -eq 1 ] || fail "an unwritable output directory did not fail"
+grep -q "Cannot write the model into '.*no/such/dir'" "$dir/x.log" ||
+        fail "an unwritable output directory is not named"
 "$parley" train --help | grep -q -- "--time-limit" || fail "--help lacks the options"
 
 if [ $failures -gt 0 ]; then

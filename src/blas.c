@@ -13,6 +13,7 @@
 #include "blas.h"
 #include "log.h"
 #include "macro.h"
+#include "parallel.h"
 
 /* OpenBLAS x86 kernels without AVX2: what OpenBLAS falls back to on a CPU it
  * does not know. */
@@ -197,6 +198,8 @@ void blas_setup(int threads)
 
         if (threads > 0)
                 openblas_set_num_threads(threads);
+        /* the model's own large loops use as many threads as OpenBLAS */
+        parallel_set_threads(openblas_get_num_threads());
 
         if (marker && coretype)
                 log_info("OpenBLAS: %s kernels (restarted with OPENBLAS_CORETYPE=%s), %d "

@@ -40,7 +40,8 @@ void blas_decide(const char *core, const char *cpu_flags, const char *coretype_e
 /* Call first thing in a program that uses the model, before any thread is
  * started: decides as above from the real state, logs the kernel in use,
  * and either re-executes the program (not returning) or warns; then sets
- * the number of BLAS threads (threads > 0; 0 keeps OpenBLAS's default). */
+ * the number of BLAS threads (threads > 0; 0 keeps OpenBLAS's default),
+ * which parallel_for() then uses too. */
 void blas_setup(int threads);
 
 /* The kernel OpenBLAS uses, e.g. "Haswell". */

@@ -2,14 +2,32 @@
 #include "autoconfig.h"
 
 #include <cblas.h>
-#include <math.h>
 #include <string.h>
 
 #include "lstm.h"
+#include "vecmath.h"
 
-static inline float sigmoid(float x)
+/* Four lanes from p, or the n < 4 there are and zeros. */
+static inline vec4 load_lanes(const float *p, int n)
 {
-        return 1.0f / (1.0f + expf(-x));
+        float t[4] = { 0 };
+
+        if (n >= 4)
+                return vec4_load(p);
+        memcpy(t, p, sizeof(float) * n);
+        return vec4_load(t);
+}
+
+static inline void store_lanes(float *p, vec4 v, int n)
+{
+        float t[4];
+
+        if (n >= 4) {
+                vec4_store(p, v);
+                return;
+        }
+        vec4_store(t, v);
+        memcpy(p, t, sizeof(float) * n);
 }
 
 /* gates: [batch, 4H], every row filled with b_ih + b_hh. */
@@ -25,24 +43,26 @@ static void lstm_bias_fill(const struct lstm *layer, int rows, float *gates)
 }
 
 /* One row's cell: gates [4H] pre-activations in, activations out;
- * c_prev, c_next, h_next: [H].  c_next may alias c_prev, h_next any h. */
+ * c_prev, c_next, h_next: [H].  c_next may alias c_prev, h_next any h.
+ * Four units at a time. */
 static void lstm_cell(int H, float *gates, const float *c_prev, float *c_next, float *h_next)
 {
         float *gi = gates, *gf = gates + H, *gg = gates + 2 * H, *go = gates + 3 * H;
 
-        for (int j = 0; j < H; j++) {
-                float i = sigmoid(gi[j]);
-                float f = sigmoid(gf[j]);
-                float g = tanhf(gg[j]);
-                float o = sigmoid(go[j]);
-                float c = f * c_prev[j] + i * g;
+        for (int j = 0; j < H; j += 4) {
+                int n = H - j;
+                vec4 i = vec4_sigmoid(load_lanes(gi + j, n));
+                vec4 f = vec4_sigmoid(load_lanes(gf + j, n));
+                vec4 g = vec4_tanh(load_lanes(gg + j, n));
+                vec4 o = vec4_sigmoid(load_lanes(go + j, n));
+                vec4 c = f * load_lanes(c_prev + j, n) + i * g;
 
-                gi[j] = i;
-                gf[j] = f;
-                gg[j] = g;
-                go[j] = o;
-                c_next[j] = c;
-                h_next[j] = o * tanhf(c);
+                store_lanes(gi + j, i, n);
+                store_lanes(gf + j, f, n);
+                store_lanes(gg + j, g, n);
+                store_lanes(go + j, o, n);
+                store_lanes(c_next + j, c, n);
+                store_lanes(h_next + j, o * vec4_tanh(c), n);
         }
 }
 
@@ -91,16 +111,19 @@ static void lstm_cell_backward(int H, const float *g, const float *c_prev, const
 {
         const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
 
-        for (int j = 0; j < H; j++) {
-                float i = gi[j], f = gf[j], gc = gg[j], o = go[j];
-                float tc = tanhf(c_next[j]);
-                float dcj = dc[j] + dh[j] * o * (1.0f - tc * tc);
+        for (int j = 0; j < H; j += 4) {
+                int n = H - j;
+                vec4 i = load_lanes(gi + j, n), f = load_lanes(gf + j, n);
+                vec4 gc = load_lanes(gg + j, n), o = load_lanes(go + j, n);
+                vec4 tc = vec4_tanh(load_lanes(c_next + j, n));
+                vec4 d = load_lanes(dh + j, n);
+                vec4 dcj = load_lanes(dc + j, n) + d * o * (1.0f - tc * tc);
 
-                dg[j] = dcj * gc * i * (1.0f - i);
-                dg[H + j] = dcj * c_prev[j] * f * (1.0f - f);
-                dg[2 * H + j] = dcj * i * (1.0f - gc * gc);
-                dg[3 * H + j] = dh[j] * tc * o * (1.0f - o);
-                dc[j] = dcj * f;
+                store_lanes(dg + j, dcj * gc * i * (1.0f - i), n);
+                store_lanes(dg + H + j, dcj * load_lanes(c_prev + j, n) * f * (1.0f - f), n);
+                store_lanes(dg + 2 * H + j, dcj * i * (1.0f - gc * gc), n);
+                store_lanes(dg + 3 * H + j, d * tc * o * (1.0f - o), n);
+                store_lanes(dc + j, dcj * f, n);
         }
 }
 

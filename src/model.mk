@@ -1,6 +1,8 @@
 # src/model.mk: rules for the model modules and their tests.
 src_libparley_a_SOURCES += \
 	src/random.c src/random.h \
+	src/parallel.c src/parallel.h \
+	src/vecmath.h \
 	src/lstm.c src/lstm.h \
 	src/seq2seq.c src/seq2seq.h \
 	src/safetensors.c src/safetensors.h \
@@ -40,3 +42,17 @@ tests_test_blas_LDADD = $(PARLEY_LIBS)
 
 TESTS += tests/test-train.sh
 EXTRA_DIST += tests/test-train.sh tests/fixtures/train-pairs.tsv
+
+# Benchmarks: built on demand (make bench/bench-train), run by bench/train.sh.
+# Only this fragment has on-demand programs so far; move the "=" to Makefile.am
+# when another needs them.
+EXTRA_PROGRAMS = bench/bench-train
+bench_bench_train_SOURCES = bench/bench-train.c
+bench_bench_train_LDADD = $(PARLEY_LIBS)
+CLEANFILES += bench/bench-train
+EXTRA_DIST += bench/train.sh bench/train_torch.py
+
+check_PROGRAMS += tests/test-vecmath
+TESTS += tests/test-vecmath
+tests_test_vecmath_SOURCES = tests/test-vecmath.c tests/test.h
+tests_test_vecmath_LDADD = $(PARLEY_LIBS)

@@ -146,7 +146,8 @@ static int header_build(const struct safetensors_tensor *tensors, size_t n_tenso
                 offset += bytes;
         }
 
-        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 goto out;
 

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "macro.h"
+#include "parallel.h"
 #include "random.h"
 #include "seq2seq.h"
+#include "vecmath.h"
 
 /* Dropout streams: each masked tensor draws from its own stream so the
  * masks do not depend on the order in which they are made. */
@@ -317,82 +319,172 @@ static void dense_forward(const float *weight, const float *bias, int V, int H, 
                     1.0f, logits, V);
 }
 
+struct column_sum_job {
+        const float *x;         /* [rows, columns] */
+        float *sum;             /* [columns] */
+        size_t rows, columns;
+};
+
+static void column_sum_part(void *userdata, size_t begin, size_t end)
+{
+        const struct column_sum_job *j = userdata;
+
+        for (size_t r = 0; r < j->rows; r++) {
+                const float *x = j->x + r * j->columns;
+
+                for (size_t c = begin; c < end; c++)
+                        j->sum[c] += x[c];
+        }
+}
+
 /* dW [V, H] += dlogits^T x, dbias [V] += column sums of dlogits, dx [R, H]
  * += dlogits W. */
 static void dense_backward(const float *weight, float *dweight, float *dbias, int V, int H,
                            int rows, const float *x, const float *dlogits, float *dx)
 {
+        struct column_sum_job sums = { dlogits, dbias, (size_t)rows, (size_t)V };
+
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, H, rows, 1.0f, dlogits, V, x, H,
                     1.0f, dweight, H);
 
-        for (int r = 0; r < rows; r++) {
-                const float *d = dlogits + (size_t)r * V;
-
-                for (int v = 0; v < V; v++)
-                        dbias[v] += d[v];
-        }
+        parallel_for((size_t)V, 1024, column_sum_part, &sums);
 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, H, V, 1.0f, dlogits, V,
                     weight, H, 1.0f, dx, H);
 }
 
+/* Rows of logits handed to a thread at least: a row is V exponentials. */
+#define SOFTMAX_ROWS_MIN 16
+
+struct softmax_job {
+        const float *logits;    /* [R, V] */
+        float *probs;           /* [R, V] */
+        float *row_loss;        /* [R] */
+        float *row_scale;       /* [R] */
+        const int32_t *targets; /* [R] */
+        const int *lengths;     /* [B] */
+        int V, batch;
+        float scale;            /* backward: 1 / real tokens */
+};
+
+/* Row r = t * B + b is real when t < lengths[b]. */
+static bool row_real(const struct softmax_job *j, size_t r)
+{
+        return (int)(r / j->batch) < j->lengths[r % j->batch];
+}
+
+/* Per real row: probs = exp(z - max z) unnormalised, row_scale = 1 / their
+ * sum, row_loss = -log softmax(z)[target] = log(sum) + max - z[target].
+ * Normalising is left to the backward pass, which reads the row anyway. */
+static void softmax_xent_rows(void *userdata, size_t begin, size_t end)
+{
+        const struct softmax_job *j = userdata;
+        int V = j->V;
+
+        for (size_t r = begin; r < end; r++) {
+                const float *z = j->logits + r * V;
+                float *p = j->probs + r * V;
+                float max;
+                double sum = 0.0;
+
+                if (!row_real(j, r)) {
+                        j->row_loss[r] = 0.0f;
+                        j->row_scale[r] = 0.0f;
+                        continue;
+                }
+
+                /* max and exponentials four at a time; a row of V < 4
+                 * or its tail goes through the same code, padded */
+                {
+                        vec4 m = vec4_splat(-__builtin_inff());
+                        int v = 0;
+
+                        for (; v + 4 <= V; v += 4)
+                                m = vec4_max(m, vec4_load(z + v));
+                        max = vec4_reduce_max(m);
+                        for (; v < V; v++)
+                                max = z[v] > max ? z[v] : max;
+
+                        for (v = 0; v + 4 <= V; v += 4) {
+                                vec4 e = vec4_exp(vec4_load(z + v) - max);
+
+                                vec4_store(p + v, e);
+                                sum += (double)(e[0] + e[1]) + (double)(e[2] + e[3]);
+                        }
+                        if (v < V) {
+                                float t[4] = { 0 }, e[4];
+                                int n = V - v;
+
+                                memcpy(t, z + v, sizeof(float) * n);
+                                vec4_store(e, vec4_exp(vec4_load(t) - max));
+                                memcpy(p + v, e, sizeof(float) * n);
+                                for (int k = 0; k < n; k++)
+                                        sum += e[k];
+                        }
+                }
+
+                j->row_scale[r] = (float)(1.0 / sum);
+                j->row_loss[r] = (float)(log(sum) + max - z[j->targets[r]]);
+        }
+}
+
 /* Softmax and cross-entropy on the real rows (t < lengths[b]) of logits
- * [T, B, V]; probs [T, B, V] receives the softmax (0 on padded rows). */
+ * [T, B, V]: probs [T, B, V] and row_scale [T * B] as above, row_loss
+ * [T * B] summed into *loss in row order. */
 static void softmax_xent_forward(const float *logits, int V, int steps, int batch,
                                  const int32_t *targets, const int *lengths, float *probs,
-                                 struct seq2seq_loss *loss)
+                                 float *row_loss, float *row_scale, struct seq2seq_loss *loss)
 {
+        struct softmax_job j = {
+                .logits = logits, .probs = probs, .row_loss = row_loss, .row_scale = row_scale,
+                .targets = targets, .lengths = lengths, .V = V, .batch = batch,
+        };
+        size_t rows = (size_t)steps * batch;
+
+        parallel_for(rows, SOFTMAX_ROWS_MIN, softmax_xent_rows, &j);
+
         loss->sum = 0.0;
         loss->tokens = 0;
-
-        for (int t = 0; t < steps; t++)
-                for (int b = 0; b < batch; b++) {
-                        size_t row = (size_t)t * batch + b;
-                        const float *z = logits + row * V;
-                        float *p = probs + row * V;
-                        float max;
-                        double sum = 0.0;
-
-                        if (t >= lengths[b]) {
-                                memset(p, 0, sizeof(float) * V);
-                                continue;
-                        }
-
-                        max = z[0];
-                        for (int v = 1; v < V; v++)
-                                max = z[v] > max ? z[v] : max;
-                        for (int v = 0; v < V; v++) {
-                                p[v] = expf(z[v] - max);
-                                sum += p[v];
-                        }
-                        for (int v = 0; v < V; v++)
-                                p[v] = (float)(p[v] / sum);
-
-                        /* -log softmax(z)[y] = log(sum) + max - z[y] */
-                        loss->sum += log(sum) + max - z[targets[row]];
+        for (size_t r = 0; r < rows; r++)
+                if (row_real(&j, r)) {
+                        loss->sum += row_loss[r];
                         loss->tokens++;
                 }
 }
 
-/* In place: probs becomes the gradient of the mean loss over the real
- * tokens, (probs - onehot(target)) / tokens; padded rows stay 0. */
-static void softmax_xent_backward(float *probs, int V, int steps, int batch,
-                                  const int32_t *targets, const int *lengths, long tokens)
+static void softmax_xent_backward_rows(void *userdata, size_t begin, size_t end)
 {
-        float scale = 1.0f / (float)tokens;
+        const struct softmax_job *j = userdata;
+        int V = j->V;
 
-        for (int t = 0; t < steps; t++)
-                for (int b = 0; b < batch; b++) {
-                        size_t row = (size_t)t * batch + b;
-                        float *p = probs + row * V;
+        for (size_t r = begin; r < end; r++) {
+                float *p = j->probs + r * V;
+                float s = j->row_scale[r] * j->scale;
 
-                        if (t >= lengths[b])
-                                continue;
-
-                        p[targets[row]] -= 1.0f;
-                        for (int v = 0; v < V; v++)
-                                p[v] *= scale;
+                if (!row_real(j, r)) {
+                        memset(p, 0, sizeof(float) * V);
+                        continue;
                 }
+
+                for (int v = 0; v < V; v++)
+                        p[v] *= s;
+                p[j->targets[r]] -= j->scale;
+        }
+}
+
+/* In place: probs becomes the gradient of the mean loss over the real
+ * tokens with respect to the logits, (softmax - onehot(target)) / tokens;
+ * padded rows become 0. */
+static void softmax_xent_backward(float *probs, const float *row_scale, int V, int steps,
+                                  int batch, const int32_t *targets, const int *lengths,
+                                  long tokens)
+{
+        struct softmax_job j = {
+                .probs = probs, .row_scale = (float *)row_scale, .targets = targets,
+                .lengths = lengths, .V = V, .batch = batch, .scale = 1.0f / (float)tokens,
+        };
+
+        parallel_for((size_t)steps * batch, SOFTMAX_ROWS_MIN, softmax_xent_backward_rows, &j);
 }
 
 /* ---- training workspace ---------------------------------------------- */
@@ -415,7 +507,9 @@ struct seq2seq_workspace {
         struct layer_buffers encoder[SEQ2SEQ_LAYERS_MAX];
         struct layer_buffers decoder[SEQ2SEQ_LAYERS_MAX];
         float *logits;          /* [Td, B, V] */
-        float *probs;           /* [Td, B, V] softmax, then its gradient */
+        float *probs;           /* [Td, B, V] softmax (unnormalised), then its gradient */
+        float *row_loss;        /* [Td, B] */
+        float *row_scale;       /* [Td, B] 1 / the softmax's sum */
         float *dgates;          /* [max(Ts, Td), B, 4H] shared scratch */
         float *dx;              /* [max(Ts, Td), B, max(E, H)] shared scratch */
 
@@ -462,6 +556,8 @@ static size_t workspace_layout(struct seq2seq_workspace *w, float *base)
 
         w->logits = carve(base, &used, Td * B * V);
         w->probs = carve(base, &used, Td * B * V);
+        w->row_loss = carve(base, &used, Td * B);
+        w->row_scale = carve(base, &used, Td * B);
         w->dgates = carve(base, &used, T * B * 4 * H);
         w->dx = carve(base, &used, T * B * (E > H ? E : H));
         return used;
@@ -631,7 +727,7 @@ int seq2seq_forward(const struct seq2seq *m, struct seq2seq_workspace *w,
         dense_forward(m->weights.out_weight, m->weights.out_bias, V, H, Td * B,
                       w->decoder[L - 1].h + state, w->logits);
         softmax_xent_forward(w->logits, V, Td, B, batch->target_output, batch->target_lengths,
-                             w->probs, &loss);
+                             w->probs, w->row_loss, w->row_scale, &loss);
 
         w->forward_done = true;
         w->dropout = dropout > 0.0f;
@@ -707,8 +803,8 @@ int seq2seq_backward(struct seq2seq *m, struct seq2seq_workspace *w,
                 memset(w->decoder[l].dc, 0, sizeof(float) * state);
         }
 
-        softmax_xent_backward(w->probs, V, Td, B, batch->target_output, batch->target_lengths,
-                              w->tokens);
+        softmax_xent_backward(w->probs, w->row_scale, V, Td, B, batch->target_output,
+                              batch->target_lengths, w->tokens);
         dense_backward(m->weights.out_weight, m->grads.out_weight, m->grads.out_bias, V, H,
                        Td * B, w->decoder[L - 1].h + state, w->probs,
                        w->decoder[L - 1].dh + state);

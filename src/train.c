@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -231,12 +232,14 @@ static int corpus_pair(const struct corpus_pair *p, void *userdata)
         if (r < 0)
                 return r;
 
-        if (e.source_length > t->o->max_length || e.target_length > t->o->max_length ||
-            e.source_length == 0 || e.target_length == 0) {
-                if (e.source_length == 0 || e.target_length == 0)
-                        t->skipped_empty++;
-                else
-                        t->skipped_long++;
+        /* the reply is not read when the prompt is already too long */
+        if (e.source_length > t->o->max_length || e.target_length > t->o->max_length) {
+                t->skipped_long++;
+                t->n_tokens = mark;
+                return 0;
+        }
+        if (e.source_length == 0 || e.target_length == 0) {
+                t->skipped_empty++;
                 t->n_tokens = mark;
                 return 0;
         }
@@ -892,11 +895,11 @@ static void progress_step(struct trainer *t, size_t batch, double loss_sum, long
                           long tokens, float lr)
 {
         const struct train_options *o = t->o;
-        double now = now_s(), elapsed = now - t->run_start_s;
-        double rate = elapsed > 0 ? t->run_tokens / elapsed : 0.0;
+        double now = now_s(), elapsed = now - t->run_start_s, rate;
         bool point = false;
 
         t->run_tokens += tokens;
+        rate = elapsed > 0 ? t->run_tokens / elapsed : 0.0;
         t->interval_loss_sum += loss_sum;
         t->interval_tokens += loss_tokens;
         t->interval_steps++;
@@ -1172,6 +1175,26 @@ static int options_check(const struct train_options *o)
         return 0;
 }
 
+/* The files go where the model goes: find out now rather than after the
+ * first epoch. */
+static int output_check(const char *path)
+{
+        _cleanup_free_ char *copy = strdup(path);
+        const char *directory;
+
+        if (!copy)
+                return -ENOMEM;
+
+        directory = dirname(copy);
+        if (access(directory, W_OK) < 0) {
+                int r = -errno;
+
+                log_error("Cannot write the model into '%s': %s", directory, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int trainer_setup(struct trainer *t, struct safetensors **ret_checkpoint)
 {
         const struct train_options *o = t->o;
@@ -1180,6 +1203,10 @@ static int trainer_setup(struct trainer *t, struct safetensors **ret_checkpoint)
         const char *reason;
         size_t steps = (size_t)o->max_length + 1, B = (size_t)o->batch_size;
         int r;
+
+        r = output_check(o->output);
+        if (r < 0)
+                return r;
 
         r = corpora_read(t);
         if (r < 0)

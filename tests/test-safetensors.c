@@ -19,7 +19,8 @@ static char dir[] = "/tmp/test-safetensors-XXXXXX";
 static char model_path[256];
 
 static const char vocabulary[] =
-        "[\"<pad>\",\"<s>\",\"</s>\",\"<unk>\",\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]";
+        "[\"<pad>\",\"<s>\",\"</s>\",\"<unk>\","
+        "\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]";
 static const struct seq2seq_config config = { .vocab_size = 13, .embed_size = 4,
                                               .hidden_size = 5, .layers = 2 };
 

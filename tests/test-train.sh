@@ -9,6 +9,7 @@
 #  - the same seed gives bit-identical model and checkpoint files, another
 #    seed a different model;
 #  - the training and validation losses fall;
+#  - pairs over --max-length are counted and skipped;
 #  - resuming after one epoch, or after every single batch, gives the same
 #    files as one straight run;
 #  - a resumption with other options, bad options and missing files are
@@ -98,6 +99,23 @@ train -o "$dir/adam.model" --epochs 1 --optimizer adam 2>"$dir/adam.log" ||
         fail "adam training failed"
 grep -q "adam, learning rate 0.005" "$dir/adam.log" || fail "adam not used"
 
+# --max-length: pairs with a side over 5 tokens (words and ?.,! marks, as
+# the fixture is written) are counted and skipped
+long=$(awk -F'\t' 'NF == 2 {
+        over = 0
+        for (i = 1; i <= 2; i++) {
+                t = $i
+                gsub(/[?.,!]/, " & ", t)
+                if (split(t, words, " ") > 5)
+                        over = 1
+        }
+        n += over
+} END { print n }' "$corpus")
+train -o "$dir/short.model" --epochs 1 --max-length 5 2>"$dir/short.log" ||
+        fail "training with --max-length 5 failed"
+grep -q "Skipped $long pairs with a side longer than 5 tokens" "$dir/short.log" ||
+        fail "expected $long long pairs skipped: $(grep Skipped "$dir/short.log")"
+
 # refusals
 train -o "$dir/c.model" --epochs 4 --resume --lr 0.01 2>"$dir/e.log"
 [ $? -eq 1 ] || fail "resume with another --lr was not refused"
@@ -113,6 +131,10 @@ grep -q "trained with other options" "$dir/e.log" || fail "no message for other 
 [ $? -eq 1 ] || fail "a missing corpus did not fail"
 grep -q "absent.tsv" "$dir/x.log" || fail "a missing corpus is not named"
 [ -e "$dir/x.model" ] && fail "a failed run left a model file"
+"$parley" train -o "$dir/no/such/dir/x.model" --threads 1 "$corpus" 2>"$dir/x.log"
+[ $? -eq 1 ] || fail "an unwritable output directory did not fail"
+grep -q "Cannot write the model into '.*no/such/dir'" "$dir/x.log" ||
+        fail "an unwritable output directory is not named"
 "$parley" train --help | grep -q -- "--time-limit" || fail "--help lacks the options"
 
 if [ $failures -gt 0 ]; then

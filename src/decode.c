@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "random.h"
 #include "tokenize.h"
+#include "vecmath.h"
 
 /* A scored token: an extension of a beam row, or a sampling candidate. */
 struct candidate {
@@ -433,13 +434,22 @@ static double length_penalty(const struct decoder *d, int n)
  * token that would repeat an n-gram of the reply. */
 static double row_prepare(const struct decoder *d, float *logits, const int32_t *reply, int t)
 {
-        int V = d->vocab_size, n = d->o.no_repeat_ngram;
-        float max = -INFINITY;
+        int V = d->vocab_size, n = d->o.no_repeat_ngram, v;
+        vec4 max4 = vec4_splat(-INFINITY), sum4 = vec4_splat(0.0f);
+        float max;
         double sum = 0.0, normaliser;
 
-        for (int v = 0; v < V; v++)
+        /* four lanes at a time (vecmath.h), the last V % 4 one by one */
+        for (v = 0; v + 4 <= V; v += 4)
+                max4 = vec4_max(max4, vec4_load(logits + v));
+        max = vec4_reduce_max(max4);
+        for (; v < V; v++)
                 max = logits[v] > max ? logits[v] : max;
-        for (int v = 0; v < V; v++)
+
+        for (v = 0; v + 4 <= V; v += 4)
+                sum4 += vec4_exp(vec4_load(logits + v) - max);
+        sum = (double)sum4[0] + sum4[1] + sum4[2] + sum4[3];
+        for (; v < V; v++)
                 sum += expf(logits[v] - max);
         normaliser = isfinite(max) ? max + log(sum) : max;
 

@@ -12,3 +12,11 @@ tests_test_decode_LDADD = $(PARLEY_LIBS)
 
 TESTS += tests/test-eval.sh
 EXTRA_DIST += tests/test-eval.sh tests/fixtures/decode-zh.tsv man/parley-decode.md
+
+# The benchmark: built on demand (make bench/bench-decode), run by
+# bench/decode.sh.
+EXTRA_PROGRAMS += bench/bench-decode
+bench_bench_decode_SOURCES = bench/bench-decode.c
+bench_bench_decode_LDADD = $(PARLEY_LIBS)
+CLEANFILES += bench/bench-decode
+EXTRA_DIST += bench/decode.sh

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -697,6 +698,78 @@ static void test_sampling_reproducible(void)
         vocab_free(v);
 }
 
+/* Decoders on several threads share one model and vocabulary and give
+ * what one thread gives. */
+struct thread_job {
+        const struct seq2seq *model;
+        const struct vocab *vocab;
+        struct decoder_options options;
+        const struct replies *expected;
+        int errors;             /* failed calls and differing replies, counted
+                                 * here: CHECK is not thread-safe */
+};
+
+static void *thread_run(void *arg)
+{
+        struct thread_job *job = arg;
+        struct decoder_result res[RPROMPTS];
+
+        /* a new decoder each round, so sampling starts from the seed again;
+         * every other round one prompt at a time */
+        for (int round = 0; round < 20; round++) {
+                int n = round % 2 ? 1 : RPROMPTS;
+                struct decoder *d = NULL;
+
+                if (decoder_new(job->model, job->vocab, &job->options, RPROMPTS, &d) < 0) {
+                        job->errors++;
+                        return NULL;
+                }
+                for (int p = 0; p < RPROMPTS; p += n) {
+                        if (decoder_decode(d, random_prompt_ptrs + p, random_lengths + p, n,
+                                           res) < 0)
+                                job->errors++;
+                        else
+                                for (int i = 0; i < n; i++)
+                                        job->errors += !ids_equal(&res[i],
+                                                                  job->expected->ids[p + i],
+                                                                  job->expected->length[p + i]);
+                }
+                decoder_free(d);
+        }
+        return NULL;
+}
+
+static void test_threads(void)
+{
+        enum { THREADS = 4 };
+        struct vocab *v = NULL;
+        struct seq2seq *m = random_model(&v);
+        struct thread_job jobs[THREADS];
+        pthread_t threads[THREADS];
+        struct replies expected[THREADS];
+
+        for (int i = 0; i < THREADS; i++) {
+                jobs[i] = (struct thread_job){ .model = m, .vocab = v,
+                                               .expected = &expected[i] };
+                options_greedy(&jobs[i].options);
+                jobs[i].options.method = i % _DECODER_METHOD_MAX;
+                jobs[i].options.max_length = 20;
+                jobs[i].options.seed = 100 + i;
+                jobs[i].options.beam_width = 3;
+                replies_decode(m, v, &jobs[i].options, true, &expected[i]);
+        }
+
+        for (int i = 0; i < THREADS; i++)
+                CHECK_INT_EQ(pthread_create(&threads[i], NULL, thread_run, &jobs[i]), 0);
+        for (int i = 0; i < THREADS; i++) {
+                CHECK_INT_EQ(pthread_join(threads[i], NULL), 0);
+                CHECK_INT_EQ(jobs[i].errors, 0);
+        }
+
+        seq2seq_free(m);
+        vocab_free(v);
+}
+
 /* Only the last DECODER_PROMPT_TOKENS_MAX tokens of a prompt are read. */
 static void test_long_prompt(void)
 {
@@ -873,6 +946,7 @@ int main(void)
         test_sampling_distribution();
         test_batch_equals_single();
         test_sampling_reproducible();
+        test_threads();
         test_long_prompt();
         test_options();
         test_errors();

@@ -41,3 +41,4 @@ include $(srcdir)/src/text.mk
 include $(srcdir)/src/metrics.mk
 include $(srcdir)/src/model.mk
 include $(srcdir)/src/remind.mk
+include $(srcdir)/src/decode.mk

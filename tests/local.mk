@@ -6,7 +6,8 @@ TESTS += \
 	tests/test-man.sh \
 	tests/test-notify.py \
 	tests/test-assistant.sh \
-	tests/test-db.sh
+	tests/test-db.sh \
+	tests/test-mainjob.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -16,4 +17,5 @@ EXTRA_DIST += \
 	tests/test-notify.py \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
+	tests/test-mainjob.sh \
 	tests/summary.sh

@@ -26,6 +26,7 @@
 
 #define CORE_STORE_QUEUE_MAX 4096       /* store jobs waiting */
 #define CORE_DECODE_QUEUE_MAX 1024      /* decode jobs waiting */
+#define CORE_STORE_BATCH_MAX 256        /* store jobs committed together */
 #define CORE_SEND_RETRY_INITIAL_MS 1000
 #define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
 #define CORE_ACCOUNT "default"
@@ -552,6 +553,14 @@ static void core_complete_work(void *data)
         struct store *s = c->store;
         struct store_reply reply;
 
+        /* A failed group commit runs this again: start from nothing. */
+        store_outbox_row_clear(&m->out);
+        if (m->run_command) {
+                free(m->reply);
+                m->reply = NULL;
+                m->reminders_changed = false;
+        }
+
         if (m->run_command) {
                 struct command_context ctx = {
                         .store = s,
@@ -1027,6 +1036,16 @@ static int core_adapters_create(struct core *c, const struct config *config, cha
         return 0;
 }
 
+static int core_store_batch_begin(void *ctx)
+{
+        return store_batch_begin(ctx);
+}
+
+static int core_store_batch_end(void *ctx)
+{
+        return store_batch_end(ctx);
+}
+
 /* The decoding options of [model]; error names the key's line. */
 static int core_decoder_options(const struct config *config, struct decoder_options *ret,
                                 char *error)
@@ -1240,6 +1259,17 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         }
 
         r = workq_new(loop, "store", 1, CORE_STORE_QUEUE_MAX, &c->store_q);
+        if (r < 0)
+                goto fail_errno;
+
+        /* Jobs that queue up while a commit waits for the disk share the
+         * next commit. */
+        r = workq_batch_set(c->store_q, &(struct workq_batch){
+                .begin = core_store_batch_begin,
+                .end = core_store_batch_end,
+                .ctx = c->store,
+                .max = CORE_STORE_BATCH_MAX,
+        });
         if (r < 0)
                 goto fail_errno;
 

@@ -29,8 +29,10 @@ bin_PROGRAMS += src/parley
 src_parley_SOURCES = src/parley.c src/parley.h src/parley-db.c
 src_parley_LDADD = $(PARLEY_LIBS)
 
-check_PROGRAMS += tests/test-router tests/test-commands
-TESTS += tests/test-router tests/test-commands
+check_PROGRAMS += tests/test-router tests/test-commands tests/test-workq
+TESTS += tests/test-router tests/test-commands tests/test-workq
+tests_test_workq_SOURCES = tests/test-workq.c tests/test.h
+tests_test_workq_LDADD = $(PARLEY_LIBS)
 tests_test_router_SOURCES = tests/test-router.c tests/test.h
 tests_test_router_LDADD = $(PARLEY_LIBS)
 tests_test_commands_SOURCES = tests/test-commands.c tests/test.h

@@ -116,6 +116,12 @@ static void scheduler_work(void *data)
         struct store_reminder_row *due = NULL;
         size_t n = 0;
 
+        /* A failed group commit runs this again: start from nothing. */
+        for (size_t i = 0; i < j->n_fired; i++)
+                store_outbox_row_clear(&j->fired[i]);
+        j->n_fired = 0;
+        j->next_due_ms = 0;
+
         j->r = store_reminder_list_due(j->scheduler->store, j->now_ms, &due, &n);
         for (size_t i = 0; j->r >= 0 && i < n; i++)
                 j->r = scheduler_fire_one(j, &due[i]);

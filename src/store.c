@@ -229,6 +229,9 @@ enum store_stmt {
         STMT_BEGIN,
         STMT_COMMIT,
         STMT_ROLLBACK,
+        STMT_SAVEPOINT,
+        STMT_RELEASE,
+        STMT_ROLLBACK_TO,
         STMT_INBOX_INSERT,
         STMT_INBOX_STATUS,
         STMT_INBOX_MARK_DONE,
@@ -314,6 +317,9 @@ static const char *const store_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_SAVEPOINT] = "SAVEPOINT op",
+        [STMT_RELEASE] = "RELEASE op",
+        [STMT_ROLLBACK_TO] = "ROLLBACK TO op",
         [STMT_INBOX_INSERT] =
                 "INSERT INTO inbox (adapter, account, event_id, chat_id, user_id,"
                 " user_name, thread_id, message_id, text, direct, addressed,"
@@ -480,6 +486,8 @@ struct store {
         char *path;
         sqlite3_stmt *stmts[_STMT_MAX];
         char error[STORE_ERROR_MAX];
+        bool in_batch;                  /* operations are savepoints of one transaction */
+        bool batch_lost;                /* SQLite rolled the batch's transaction back */
 };
 
 static int64_t now_ms(void)
@@ -661,10 +669,19 @@ static int columns_strdup(sqlite3_stmt *st, int first, char **const fields[],
         return 0;
 }
 
+/* Inside a batch an operation is a savepoint of the batch's transaction:
+ * it can fail alone, and becomes durable with the batch. */
 static int store_begin(struct store *s)
 {
-        _cleanup_reset_ sqlite3_stmt *st = store_stmt(s, STMT_BEGIN);
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
 
+        /* SQLite rolls a whole transaction back after some I/O and memory
+         * errors; nothing may run after that until the batch is redone. */
+        if (s->in_batch && (s->batch_lost || sqlite3_get_autocommit(s->db))) {
+                s->batch_lost = true;
+                return store_fail_msg(s, -EIO, "the batch's transaction was rolled back");
+        }
+        st = store_stmt(s, s->in_batch ? STMT_SAVEPOINT : STMT_BEGIN);
         return store_step_done(s, st, "beginning a transaction");
 }
 
@@ -676,8 +693,21 @@ static int store_rollback(struct store *s, int r)
 {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
 
-        if (sqlite3_get_autocommit(s->db))
+        if (sqlite3_get_autocommit(s->db)) {
+                if (s->in_batch)
+                        s->batch_lost = true;
                 return r;
+        }
+
+        if (s->in_batch) {
+                _cleanup_reset_ sqlite3_stmt *release = NULL;
+
+                st = store_stmt(s, STMT_ROLLBACK_TO);
+                sqlite3_step(st);
+                release = store_stmt(s, STMT_RELEASE);
+                sqlite3_step(release);
+                return r;
+        }
 
         st = store_stmt(s, STMT_ROLLBACK);
         sqlite3_step(st);
@@ -686,10 +716,51 @@ static int store_rollback(struct store *s, int r)
 
 static int store_commit(struct store *s)
 {
-        _cleanup_reset_ sqlite3_stmt *st = store_stmt(s, STMT_COMMIT);
+        _cleanup_reset_ sqlite3_stmt *st = store_stmt(s, s->in_batch ? STMT_RELEASE : STMT_COMMIT);
         int r;
 
         r = store_step_done(s, st, "committing");
+        if (r < 0)
+                return store_rollback(s, r);
+        return 0;
+}
+
+int store_batch_begin(struct store *s)
+{
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (s->in_batch)
+                return store_fail_msg(s, -EALREADY, "a batch is already open");
+
+        st = store_stmt(s, STMT_BEGIN);
+        r = store_step_done(s, st, "beginning a batch");
+        if (r < 0)
+                return r;
+
+        s->in_batch = true;
+        s->batch_lost = false;
+        return 0;
+}
+
+int store_batch_end(struct store *s)
+{
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        bool lost = s->batch_lost || sqlite3_get_autocommit(s->db);
+        int r;
+
+        if (!s->in_batch)
+                return store_fail_msg(s, -EINVAL, "no batch is open");
+        s->in_batch = false;
+
+        if (lost) {
+                if (!sqlite3_get_autocommit(s->db))
+                        store_rollback(s, 0);
+                return store_fail_msg(s, -EIO, "the batch's transaction was rolled back");
+        }
+
+        st = store_stmt(s, STMT_COMMIT);
+        r = store_step_done(s, st, "committing a batch");
         if (r < 0)
                 return store_rollback(s, r);
         return 0;

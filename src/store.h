@@ -125,6 +125,15 @@ struct store_history_row {
 int store_open(const char *path, struct store **ret, char *error);
 void store_free(struct store *s);
 
+/* Group commit.  Between store_batch_begin() and store_batch_end() every
+ * write operation is a savepoint of one transaction: each still succeeds
+ * or fails whole, but none is durable until store_batch_end() commits them
+ * all with one fsync.  When store_batch_end() fails (-EIO and the like),
+ * none of the batch was stored, whatever the operations returned: run
+ * them again outside a batch.  store_user_export() must not run in one. */
+int store_batch_begin(struct store *s);
+int store_batch_end(struct store *s);
+
 /* What went wrong in the last failed call on s; "" if nothing failed. */
 const char *store_error(struct store *s);
 

@@ -24,6 +24,20 @@ int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_
  * workq_free began.  On success done() is guaranteed to run once. */
 int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *data);
 
+/* Group commit for a one-thread queue: the worker takes up to max waiting
+ * jobs at once, calls begin(ctx), runs them, then end(ctx); their done()
+ * callbacks are queued only after end() returned.  When begin() or end()
+ * fails, the jobs run again one by one outside a batch, so a job's work()
+ * must produce the same result when run twice.  Set before any submit. */
+struct workq_batch {
+        int (*begin)(void *ctx);
+        int (*end)(void *ctx);
+        void *ctx;
+        size_t max;
+};
+
+int workq_batch_set(struct workq *q, const struct workq_batch *batch);
+
 /* Jobs queued or running, plus finished jobs whose done() has not run. */
 size_t workq_pending(const struct workq *q);
 

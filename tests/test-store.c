@@ -1897,6 +1897,72 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
         return remove(path);
 }
 
+/* Group commit: operations in a batch fail alone, and become durable (and
+ * visible to another connection) only when the batch ends. */
+static void test_batch(void)
+{
+        _cleanup_free_ char *path = test_path("batch.db");
+        struct store_inbound events[2] = { event_weather, event_cafe };
+        struct store_counts c;
+        int64_t ids[2], outbox_id = -1;
+        sqlite3 *other;
+        struct store *s;
+        int64_t seen = -1;
+
+        s = open_ok(path);
+        CHECK_INT_EQ(store_batch_end(s), -EINVAL);
+        CHECK_INT_EQ(store_batch_begin(s), 0);
+        CHECK_INT_EQ(store_batch_begin(s), -EALREADY);
+
+        CHECK_INT_EQ(store_inbox_accept(s, "telegram", "bot1", events, 2, "7", ids), 2);
+        CHECK_INT_EQ(store_inbox_complete(s, ids[0], &reply_weather, &outbox_id), 0);
+        /* A failing operation inside the batch undoes only itself. */
+        CHECK_INT_EQ(store_inbox_complete(s, 999, &reply_weather, NULL), -ENOENT);
+        CHECK_INT_EQ(store_inbox_complete(s, ids[0], &reply_weather, NULL), -EALREADY);
+
+        /* Not committed yet: another connection sees nothing. */
+        CHECK_INT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+        sqlite3_busy_timeout(other, 5000);
+        {
+                sqlite3_stmt *st;
+
+                CHECK_INT_EQ(sqlite3_prepare_v2(other, "SELECT count(*) FROM inbox", -1, &st,
+                                                NULL), SQLITE_OK);
+                CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+                seen = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+        }
+        CHECK_INT_EQ(seen, 0);
+
+        CHECK_INT_EQ(store_batch_end(s), 0);
+        {
+                sqlite3_stmt *st;
+
+                CHECK_INT_EQ(sqlite3_prepare_v2(other, "SELECT count(*) FROM inbox", -1, &st,
+                                                NULL), SQLITE_OK);
+                CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+                seen = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+        }
+        CHECK_INT_EQ(seen, 2);
+        sqlite3_close(other);
+
+        CHECK_INT_EQ(store_counts_get(s, &c), 0);
+        CHECK_INT_EQ(c.inbox_undone, 1);
+        CHECK_INT_EQ(c.outbox_pending, 1);
+        CHECK_INT_EQ(c.history, 3);
+
+        /* Outside a batch, operations commit by themselves again. */
+        CHECK_INT_EQ(store_outbox_mark_sent(s, outbox_id, "m-1"), 0);
+        store_free(s);
+
+        s = open_ok(path);
+        CHECK_INT_EQ(store_counts_get(s, &c), 0);
+        CHECK_INT_EQ(c.outbox_sent, 1);
+        CHECK_INT_EQ(c.inbox_undone, 1);
+        store_free(s);
+}
+
 int main(void)
 {
         const char *tmp = getenv("TMPDIR") ?: "/tmp";
@@ -1933,6 +1999,7 @@ int main(void)
         test_export();
         test_prune();
         test_migrate_links();
+        test_batch();
 
         if (nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 fprintf(stderr, "removing %s: %s\n", test_dir, strerror(errno));

@@ -736,10 +736,11 @@ static bool beam_settled(const struct decoder *d, int p, const double *log_prob,
         return best_live / length_penalty(d, d->o.max_length + 1) <= worst;
 }
 
-/* The extensions of prompt p's live rows at step t: END among the first K
- * finishes a hypothesis, the first K others become rows next_rows... of
- * the next step (appended at *next, sources in d->rows).  Returns how many
- * live on. */
+/* Ranks the 2K best extensions of prompt p's live rows at step t: END
+ * among the first K finishes its hypothesis, the first K others become
+ * rows of the next step, appended from *next on (d->rows[] their source
+ * rows, d->next_token[] and d->next_log_prob[] what they add up to).
+ * Returns how many live on. */
 static int beam_extend(struct decoder *d, int p, int t, int *next)
 {
         int K = d->beam_width, V = d->vocab_size, n = 0, live = 0;

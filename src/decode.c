@@ -497,11 +497,25 @@ static bool candidate_better(const struct candidate *a, const struct candidate *
         return a->token < b->token;
 }
 
-static int candidate_compare(const void *x, const void *y)
+/* Restores the heap order below position i of heap[0 .. n), the worst
+ * candidate at the root. */
+static void heap_sift_down(struct candidate *heap, int n, int i)
 {
-        const struct candidate *a = x, *b = y;
+        for (;;) {
+                int worst = i, left = 2 * i + 1, right = left + 1;
+                struct candidate t;
 
-        return candidate_better(a, b) ? -1 : candidate_better(b, a) ? 1 : 0;
+                if (left < n && candidate_better(&heap[worst], &heap[left]))
+                        worst = left;
+                if (right < n && candidate_better(&heap[worst], &heap[right]))
+                        worst = right;
+                if (worst == i)
+                        return;
+                t = heap[i];
+                heap[i] = heap[worst];
+                heap[worst] = t;
+                i = worst;
+        }
 }
 
 /* Keeps the capacity best candidates offered in heap[0 .. *n), the worst
@@ -525,23 +539,20 @@ static void heap_offer(struct candidate *heap, int *n, int capacity, const struc
 
         if (!candidate_better(c, &heap[0]))
                 return;
-
         heap[0] = *c;
-        i = 0;
-        for (;;) {
-                int worst = i, left = 2 * i + 1, right = left + 1;
-                struct candidate t;
+        heap_sift_down(heap, *n, 0);
+}
 
-                if (left < *n && candidate_better(&heap[worst], &heap[left]))
-                        worst = left;
-                if (right < *n && candidate_better(&heap[worst], &heap[right]))
-                        worst = right;
-                if (worst == i)
-                        break;
-                t = heap[i];
-                heap[i] = heap[worst];
-                heap[worst] = t;
-                i = worst;
+/* Sorts a heap of heap_offer() best first, in place (heapsort: the C
+ * library's qsort() may allocate, and a decoding step must not). */
+static void heap_sort(struct candidate *heap, int n)
+{
+        for (int end = n - 1; end > 0; end--) {
+                struct candidate t = heap[0];
+
+                heap[0] = heap[end];
+                heap[end] = t;
+                heap_sift_down(heap, end, 0);
         }
 }
 
@@ -584,14 +595,10 @@ static int32_t row_sample(struct decoder *d, const float *logits, struct random 
         for (int v = 0; v < V; v++) {
                 struct candidate c = { .value = logits[v], .row = 0, .token = v };
 
-                if (logits[v] == -INFINITY)
-                        continue;
-                if (o->top_k > 0)
-                        heap_offer(pool, &n, o->top_k, &c);
-                else
-                        pool[n++] = c;
+                if (logits[v] != -INFINITY)
+                        heap_offer(pool, &n, o->top_k > 0 ? o->top_k : V, &c);
         }
-        qsort(pool, n, sizeof(*pool), candidate_compare);
+        heap_sort(pool, n);
 
         for (int i = 0; i < n; i++) {
                 pool[i].value = exp((pool[i].value - max) * inverse_temperature);
@@ -729,10 +736,11 @@ static bool beam_settled(const struct decoder *d, int p, const double *log_prob,
         return best_live / length_penalty(d, d->o.max_length + 1) <= worst;
 }
 
-/* The extensions of prompt p's live rows at step t: END among the first K
- * finishes a hypothesis, the first K others become rows next_rows... of
- * the next step (appended at *next, sources in d->rows).  Returns how many
- * live on. */
+/* Ranks the 2K best extensions of prompt p's live rows at step t: END
+ * among the first K finishes its hypothesis, the first K others become
+ * rows of the next step, appended from *next on (d->rows[] their source
+ * rows, d->next_token[] and d->next_log_prob[] what they add up to).
+ * Returns how many live on. */
 static int beam_extend(struct decoder *d, int p, int t, int *next)
 {
         int K = d->beam_width, V = d->vocab_size, n = 0, live = 0;
@@ -762,7 +770,7 @@ static int beam_extend(struct decoder *d, int p, int t, int *next)
                                     d->row_log_prob[row]);
         }
 
-        qsort(d->heap, n, sizeof(*d->heap), candidate_compare);
+        heap_sort(d->heap, n);
         for (int rank = 0; rank < n; rank++) {
                 const struct candidate *c = &d->heap[rank];
 

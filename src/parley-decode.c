@@ -97,7 +97,7 @@ void parley_decode_usage(FILE *f)
 
         decoder_options_default(&d);
         fprintf(f,
-                "decoding:\n"
+                "\ndecoding:\n"
                 "      --method NAME        greedy, beam or sample [%s]\n"
                 "      --max-length N       most tokens in a reply [%d]\n"
                 "      --min-length N       fewest tokens before a reply may end [%d]\n"

@@ -1051,8 +1051,12 @@ static int epoch_finish(struct trainer *t, double started_s, bool *ret_stop)
 
         duration_format(took, sizeof(took), now_s() - started_s);
         progress_clear(t);
-        log_info("epoch %d/%d: train loss %.4f, valid loss %.4f%s, %s", t->epoch, o->epochs,
-                 train_loss, valid_loss, note, took);
+        if (t->n_valid > 0)
+                log_info("epoch %d/%d: train loss %.4f, valid loss %.4f%s, %s", t->epoch,
+                         o->epochs, train_loss, valid_loss, note, took);
+        else
+                log_info("epoch %d/%d: train loss %.4f (saved), %s", t->epoch, o->epochs,
+                         train_loss, took);
 
         t->next_batch = 0;
         t->epoch_loss_sum = 0.0;
@@ -1150,8 +1154,9 @@ static int train_loop(struct trainer *t)
                 }
         }
 
-        log_info("Trained %d epochs; the model with the best validation loss is in '%s'",
-                 t->epoch, o->output);
+        log_info("Trained %d epochs; the model %s is in '%s'", t->epoch,
+                 t->n_valid > 0 ? "with the best validation loss" : "of the last epoch",
+                 o->output);
         return 0;
 }
 

@@ -770,6 +770,99 @@ static void test_threads(void)
         vocab_free(v);
 }
 
+#ifdef __GLIBC__
+/* This binary's malloc family wraps the C library's and counts calls while
+ * alloc_counting is set, so a test can see whether decoding steps
+ * allocate. */
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+
+static int alloc_counting;
+static long alloc_count;
+
+static void alloc_note(void)
+{
+        if (__atomic_load_n(&alloc_counting, __ATOMIC_RELAXED))
+                __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
+}
+
+void *malloc(size_t size)
+{
+        alloc_note();
+        return __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+        alloc_note();
+        return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+        alloc_note();
+        return __libc_realloc(p, size);
+}
+
+/* Allocations during one decoder_decode() of the random prompts with
+ * replies of exactly length tokens. */
+static long decode_allocations(const struct seq2seq *m, const struct vocab *v,
+                               struct decoder_options o, int length)
+{
+        struct decoder_result res[RPROMPTS];
+        struct decoder *d;
+        long count;
+
+        o.max_length = length;
+        o.min_length = length;
+        d = decoder_make(m, v, &o, RPROMPTS);
+        /* once untimed: OpenBLAS may set up buffers on first use */
+        CHECK_INT_EQ(decoder_decode(d, random_prompt_ptrs, random_lengths, RPROMPTS, res), 0);
+
+        alloc_count = 0;
+        __atomic_store_n(&alloc_counting, 1, __ATOMIC_RELAXED);
+        CHECK_INT_EQ(decoder_decode(d, random_prompt_ptrs, random_lengths, RPROMPTS, res), 0);
+        __atomic_store_n(&alloc_counting, 0, __ATOMIC_RELAXED);
+        count = alloc_count;
+
+        CHECK_INT_EQ(res[0].length, length);
+        decoder_free(d);
+        return count;
+}
+
+/* Encoding allocates once per call; the steps after it allocate nothing,
+ * so 40 steps allocate no more than 5. */
+static void test_steps_allocation_free(void)
+{
+        struct vocab *v = NULL;
+        struct seq2seq *m = random_model(&v);
+        struct decoder_options o;
+
+        for (int method = 0; method < _DECODER_METHOD_MAX; method++) {
+                long short_run, long_run;
+
+                options_greedy(&o);
+                o.method = method;
+                o.beam_width = 4;
+                o.top_p = 0.9f;                 /* sampling through the sorted pool */
+                o.no_repeat_ngram = 2;
+                short_run = decode_allocations(m, v, o, 5);
+                long_run = decode_allocations(m, v, o, 40);
+                CHECK_INT_EQ(long_run, short_run);
+                CHECK(short_run <= 4);
+        }
+
+        seq2seq_free(m);
+        vocab_free(v);
+}
+#else
+static void test_steps_allocation_free(void)
+{
+        fprintf(stderr, "allocation counting needs glibc; not checked\n");
+}
+#endif
+
 /* Only the last DECODER_PROMPT_TOKENS_MAX tokens of a prompt are read. */
 static void test_long_prompt(void)
 {
@@ -947,6 +1040,7 @@ int main(void)
         test_batch_equals_single();
         test_sampling_reproducible();
         test_threads();
+        test_steps_allocation_free();
         test_long_prompt();
         test_options();
         test_errors();

@@ -17,6 +17,7 @@
 #include "core.h"
 #include "log.h"
 #include "macro.h"
+#include "policy.h"
 #include "remind.h"
 #include "responder.h"
 #include "router.h"
@@ -61,8 +62,6 @@ const struct config_key core_config_keys[] = {
           "sample among the k most likely tokens (0: all)" },
         { "model", "top_p", CONFIG_STRING, "1", false, 0, 0, NULL,
           "sample among the most likely tokens whose probabilities reach p, in (0, 1]" },
-        { "policy", "group_replies", CONFIG_ENUM, "mentioned", false, 0, 0, "mentioned|all",
-          "in group chats, answer only messages that mention or reply to the bot, or all" },
         { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
           "time zone for users who set none, an IANA name (default: the system's)" },
         { "history", "retention_days", CONFIG_INT, "0", false, 0, 36500, NULL,
@@ -76,6 +75,8 @@ size_t core_config_tables(const struct config_key **tables, size_t max)
 
         if (n < max)
                 tables[n++] = core_config_keys;
+        if (n < max)
+                tables[n++] = policy_config_keys;
         for (const struct adapter_ops *const *ops = adapter_registry; *ops && n < max; ops++)
                 tables[n++] = (*ops)->config_keys;
         return n;
@@ -112,6 +113,8 @@ struct chat_queue {
         struct adapter *adapter;
         char *chat_id;
         bool answering;                 /* a message of this chat is being answered */
+        int64_t replies_minute;         /* the minute replies_in_minute counts */
+        int replies_in_minute;          /* rule and model replies in that minute */
         struct core_message *waiting_head, *waiting_tail;
         struct outgoing *head, *tail;
         bool busy;                      /* head is with the adapter or the store */
@@ -153,7 +156,7 @@ struct core {
 
         struct scheduler *scheduler;
         char *time_zone;                /* for users who set none */
-        bool group_replies_all;
+        struct policy *policy;
         int64_t retention_ms;           /* 0: keep history */
         uv_timer_t retention_timer;
 };
@@ -655,12 +658,28 @@ static void core_respond_done(void *data)
         core_message_complete(m);
 }
 
-/* Whether the reply policy lets the bot answer this message at all. */
-static bool core_policy_answers(const struct core *c, const struct core_message *m)
+/* Why a rule or model reply must not be sent now, or NULL: quiet hours
+ * (group chats only) and the per-chat limit. */
+static const char *core_policy_silences(struct core *c, struct core_message *m)
 {
-        if (m->row.direct || m->row.addressed)
-                return true;
-        return c->group_replies_all;
+        int limit = policy_replies_per_minute(c->policy), minutes;
+        struct chat_queue *q = m->chat;
+        int64_t minute = m->now_ms / 60000;
+
+        if (!m->row.direct && remind_local_minutes(m->now_ms, c->time_zone, &minutes) == 0 &&
+            policy_quiet(c->policy, minutes))
+                return "quiet hours";
+
+        if (limit > 0 && q) {
+                if (q->replies_minute != minute) {
+                        q->replies_minute = minute;
+                        q->replies_in_minute = 0;
+                }
+                if (q->replies_in_minute >= limit)
+                        return "the chat's replies_per_minute is reached";
+                q->replies_in_minute++;
+        }
+        return NULL;
 }
 
 /* Answers m now, or after the messages of its chat that came first. */
@@ -694,6 +713,7 @@ static void core_message_answer(struct core_message *m)
 {
         struct core *c = m->core;
         struct log_fields f = core_message_log(m);
+        const char *silenced, *rule;
         int r;
 
         /* Closing: the inbox row stays undone and is answered at the next
@@ -704,7 +724,7 @@ static void core_message_answer(struct core_message *m)
         }
 
         m->now_ms = core_now_ms();
-        if (!core_policy_answers(c, m)) {
+        if (!policy_addresses(c->policy, m->row.direct, m->row.addressed)) {
                 log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
                 core_message_complete(m);
                 return;
@@ -715,6 +735,25 @@ static void core_message_answer(struct core_message *m)
                 log_record(LOG_DEBUG, &f, "command '%s'", router_command_name(m->route.command));
                 m->run_command = true;
                 m->source = "command";
+                core_message_complete(m);
+                return;
+        }
+
+        silenced = core_policy_silences(c, m);
+        if (silenced) {
+                log_record(LOG_INFO, &f, "not answering: %s", silenced);
+                core_message_complete(m);
+                return;
+        }
+
+        rule = policy_rule_reply(c->policy, m->adapter->ops->name, m->row.chat_id, m->row.text);
+        if (rule) {
+                m->reply = strdup(rule);
+                m->source = "rule";
+                if (!m->reply) {
+                        core_message_finish(m);
+                        return;
+                }
                 core_message_complete(m);
                 return;
         }
@@ -1127,6 +1166,7 @@ static int core_time_zone_resolve(const struct config *config, char **ret, char 
 static int core_policy_set(struct core *c, const struct config *config, char *error)
 {
         int64_t days = config_get_int(config, "history", "retention_days");
+        struct policy *policy;
         char *tz;
         int r;
 
@@ -1141,11 +1181,17 @@ static int core_policy_set(struct core *c, const struct config *config, char *er
         if (r < 0)
                 return r;
 
+        r = policy_new(config, &policy, error);
+        if (r < 0) {
+                free(tz);
+                return r;
+        }
+
         free(c->time_zone);
         c->time_zone = tz;
+        policy_free(c->policy);
+        c->policy = policy;
         c->retention_ms = days * CORE_DAY_MS;
-        c->group_replies_all = strcmp(config_get_string(config, "policy", "group_replies"),
-                                      "all") == 0;
         return 0;
 }
 
@@ -1322,6 +1368,7 @@ fail:
         store_free(c->store);
         uv_run(loop, UV_RUN_NOWAIT);
         scheduler_free(c->scheduler);
+        policy_free(c->policy);
         free(c->time_zone);
         free(c);
         return r;
@@ -1655,6 +1702,7 @@ void core_free(struct core *c)
         responder_unref(c->responder);
         scheduler_free(c->scheduler);
         store_free(c->store);
+        policy_free(c->policy);
         free(c->time_zone);
         free(c);
 }

@@ -110,6 +110,7 @@ static bool daemon_key_reloadable(const struct config_key *key)
 {
         static const char *const keys[] = {
                 "parleyd.log_level", "parleyd.shutdown_timeout_ms", "policy.group_replies",
+                "policy.quiet_hours", "policy.replies_per_minute", "policy.rules_file",
                 "reminders.time_zone", "history.retention_days", "model.path", "model.method",
                 "model.max_length", "model.no_repeat_ngram", "model.beam_width",
                 "model.length_penalty", "model.temperature", "model.top_k", "model.top_p",

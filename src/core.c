@@ -642,6 +642,40 @@ static void core_respond_work(void *data)
                                &m->reply);
 }
 
+/* Several waiting requests decoded as one batch: much cheaper per reply
+ * than one at a time.  Requests made before a reload use the old model. */
+static void core_respond_many(void *ctx, void **datas, size_t n)
+{
+        const char *texts[RESPONDER_BATCH_MAX];
+        bool chinese[RESPONDER_BATCH_MAX];
+        char *replies[RESPONDER_BATCH_MAX];
+        int results[RESPONDER_BATCH_MAX];
+        size_t start = 0;
+
+        while (start < n) {
+                struct core_message *first = datas[start];
+                size_t k = 0;
+
+                while (start + k < n && k < RESPONDER_BATCH_MAX &&
+                       ((struct core_message *)datas[start + k])->responder == first->responder) {
+                        struct core_message *m = datas[start + k];
+
+                        texts[k] = m->row.text;
+                        chinese[k] = router_text_is_chinese(m->row.text);
+                        k++;
+                }
+
+                responder_reply_batch(first->responder, texts, chinese, k, replies, results);
+                for (size_t i = 0; i < k; i++) {
+                        struct core_message *m = datas[start + i];
+
+                        m->reply = replies[i];
+                        m->r = results[i];
+                }
+                start += k;
+        }
+}
+
 static void core_respond_done(void *data)
 {
         struct core_message *m = data;
@@ -1324,6 +1358,13 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         if (r < 0)
                 goto fail_errno;
 
+        r = workq_batch_set(c->decode_q, &(struct workq_batch){
+                .run_many = core_respond_many,
+                .max = RESPONDER_BATCH_MAX,
+        });
+        if (r < 0)
+                goto fail_errno;
+
         uv_timer_init(loop, &c->drain_timer);
         c->drain_timer.data = c;
         c->open_timers++;
@@ -1584,6 +1625,7 @@ void core_stop(struct core *c, const char *reason)
 
 /* A model loading on a worker, to replace the current one. */
 struct core_model_load {
+        uv_work_t work;
         struct core *core;
         char *path;
         struct decoder_options options;
@@ -1592,20 +1634,22 @@ struct core_model_load {
         int r;
 };
 
-static void core_model_load_work(void *data)
+static void core_model_load_work(uv_work_t *work)
 {
-        struct core_model_load *l = data;
+        struct core_model_load *l = work->data;
 
         l->r = responder_new(l->path, &l->options, &l->responder, l->error);
 }
 
-static void core_model_load_done(void *data)
+static void core_model_load_done(uv_work_t *work, int status)
 {
-        struct core_model_load *l = data;
+        struct core_model_load *l = work->data;
         struct core *c = l->core;
 
         c->model_loading = false;
-        if (l->r < 0)
+        if (status < 0)
+                log_error("reload: the model load was cancelled; keeping the model in use");
+        else if (l->r < 0)
                 log_error("reload: %s; keeping the model in use", l->error);
         else {
                 responder_unref(c->responder);
@@ -1614,6 +1658,7 @@ static void core_model_load_done(void *data)
         }
         free(l->path);
         free(l);
+        core_pending_done(c);
 }
 
 /* Loads the configured model on a worker; the current one answers until
@@ -1639,7 +1684,10 @@ static int core_model_reload(struct core *c, const struct config *config, char *
                 return r < 0 ? r : -ENOMEM;
         }
 
-        r = workq_submit(c->decode_q, core_model_load_work, core_model_load_done, l);
+        /* A rare, long job: libuv's own thread pool, so it neither waits
+         * behind nor holds up replies. */
+        l->work.data = l;
+        r = uv_queue_work(c->loop, &l->work, core_model_load_work, core_model_load_done);
         if (r < 0) {
                 snprintf(error, CORE_ERROR_MAX, "cannot load the model: %s", strerror(-r));
                 free(l->path);
@@ -1647,6 +1695,7 @@ static int core_model_reload(struct core *c, const struct config *config, char *
                 return r;
         }
         c->model_loading = true;
+        c->pending++;
         return 0;
 }
 

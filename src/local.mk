@@ -30,8 +30,12 @@ bin_PROGRAMS += src/parley
 src_parley_SOURCES = src/parley.c src/parley.h src/parley-db.c
 src_parley_LDADD = $(PARLEY_LIBS)
 
-check_PROGRAMS += tests/test-router tests/test-commands tests/test-workq tests/test-policy
-TESTS += tests/test-router tests/test-commands tests/test-workq tests/test-policy
+check_PROGRAMS += tests/test-router tests/test-commands tests/test-workq tests/test-policy \
+	tests/test-responder
+TESTS += tests/test-router tests/test-commands tests/test-workq tests/test-policy \
+	tests/test-responder
+tests_test_responder_SOURCES = tests/test-responder.c tests/test.h
+tests_test_responder_LDADD = $(PARLEY_LIBS)
 tests_test_policy_SOURCES = tests/test-policy.c tests/test.h
 tests_test_policy_LDADD = $(PARLEY_LIBS)
 tests_test_workq_SOURCES = tests/test-workq.c tests/test.h

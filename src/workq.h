@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <uv.h>
 
+/* The most jobs one batch takes. */
+#define WORKQ_BATCH_MAX 1024
+
 struct workq;
 
 typedef void (*workq_work_fn)(void *data);      /* on a worker thread */
@@ -24,14 +27,19 @@ int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_
  * workq_free began.  On success done() is guaranteed to run once. */
 int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *data);
 
-/* Group commit for a one-thread queue: the worker takes up to max waiting
- * jobs at once, calls begin(ctx), runs them, then end(ctx); their done()
- * callbacks are queued only after end() returned.  When begin() or end()
- * fails, the jobs run again one by one outside a batch, so a job's work()
- * must produce the same result when run twice.  Set before any submit. */
+/* Batches.  A worker takes up to max waiting jobs at once.  With begin
+ * and end (group commit, one-thread queues only): it calls begin(ctx),
+ * runs them, then end(ctx), and queues their done() callbacks only after
+ * end() returned; when begin() or end() fails, the jobs run again one by
+ * one outside a batch, so a job's work() must give the same result when
+ * run twice.  With run_many (any queue): run_many() does all their work
+ * at once.  Set before any submit. */
 struct workq_batch {
         int (*begin)(void *ctx);
         int (*end)(void *ctx);
+        /* Instead of begin, each work() and end: does the work of all n
+         * jobs at once (decoding several prompts as one batch). */
+        void (*run_many)(void *ctx, void **datas, size_t n);
         void *ctx;
         size_t max;
 };

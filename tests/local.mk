@@ -7,7 +7,8 @@ TESTS += \
 	tests/test-notify.py \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
-	tests/test-mainjob.sh
+	tests/test-mainjob.sh \
+	tests/test-reload.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -18,4 +19,5 @@ EXTRA_DIST += \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
+	tests/test-reload.sh \
 	tests/summary.sh

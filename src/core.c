@@ -28,6 +28,7 @@
 #define CORE_STORE_QUEUE_MAX 4096       /* store jobs waiting */
 #define CORE_DECODE_QUEUE_MAX 1024      /* decode jobs waiting */
 #define CORE_STORE_BATCH_MAX 256        /* store jobs committed together */
+#define CORE_CONTEXT_SLACK 16           /* history fetched past the context */
 #define CORE_SEND_RETRY_INITIAL_MS 1000
 #define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
 #define CORE_ACCOUNT "default"
@@ -60,6 +61,8 @@ const struct config_key core_config_keys[] = {
           "sampling temperature, 0 to 100" },
         { "model", "top_k", CONFIG_INT, "0", false, 0, 1 << 22, NULL,
           "sample among the k most likely tokens (0: all)" },
+        { "model", "context_messages", CONFIG_INT, "0", false, 0, 20, NULL,
+          "earlier messages of the chat put before the question the model sees" },
         { "model", "top_p", CONFIG_STRING, "1", false, 0, 0, NULL,
           "sample among the most likely tokens whose probabilities reach p, in (0, 1]" },
         { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
@@ -157,6 +160,7 @@ struct core {
         struct scheduler *scheduler;
         char *time_zone;                /* for users who set none */
         struct policy *policy;
+        int context_messages;           /* earlier messages the model sees */
         int64_t retention_ms;           /* 0: keep history */
         uv_timer_t retention_timer;
 };
@@ -168,6 +172,7 @@ struct core_message {
         struct store_inbox_row row;
         struct router_result route;
         struct responder *responder;    /* held while decoding */
+        char *prompt;                   /* what the model sees; NULL: row.text */
         bool run_command;               /* the store job runs route's command first */
         bool reminders_changed;
         int64_t now_ms;
@@ -504,6 +509,7 @@ static void core_message_free(struct core_message *m)
         free(r->message_id);
         free(r->text);
         free(m->reply);
+        free(m->prompt);
         store_outbox_row_clear(&m->out);
         responder_unref(m->responder);
         free(m);
@@ -638,7 +644,8 @@ static void core_respond_work(void *data)
 {
         struct core_message *m = data;
 
-        m->r = responder_reply(m->responder, m->row.text, router_text_is_chinese(m->row.text),
+        m->r = responder_reply(m->responder, m->prompt ? m->prompt : m->row.text,
+                               router_text_is_chinese(m->row.text),
                                &m->reply);
 }
 
@@ -660,7 +667,7 @@ static void core_respond_many(void *ctx, void **datas, size_t n)
                        ((struct core_message *)datas[start + k])->responder == first->responder) {
                         struct core_message *m = datas[start + k];
 
-                        texts[k] = m->row.text;
+                        texts[k] = m->prompt ? m->prompt : m->row.text;
                         chinese[k] = router_text_is_chinese(m->row.text);
                         k++;
                 }
@@ -690,6 +697,65 @@ static void core_respond_done(void *data)
 
         m->source = "model";
         core_message_complete(m);
+}
+
+/* The chat's last context_messages messages before this one, joined with
+ * it: what the model sees when context is configured.  On the store
+ * thread; without history the question alone is used. */
+static void core_context_work(void *data)
+{
+        struct core_message *m = data;
+        struct core *c = m->core;
+        struct store_history_row *rows = NULL;
+        size_t n = 0, before = 0, question, first;
+        char *prompt = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        free(m->prompt);
+        m->prompt = NULL;
+        /* Later messages of the chat may be stored already: fetch a few
+         * more and stop at the question itself. */
+        if (store_history_recent(c->store, m->adapter->ops->name, CORE_ACCOUNT, m->row.chat_id,
+                                 (size_t)c->context_messages + CORE_CONTEXT_SLACK, &rows,
+                                 &n) < 0)
+                return;
+
+        question = n;
+        for (size_t i = n; i-- > 0;)
+                if (!rows[i].outbound && strcmp(rows[i].text, m->row.text) == 0) {
+                        question = i;
+                        break;
+                }
+        first = question > (size_t)c->context_messages ? question - c->context_messages : 0;
+
+        f = open_memstream(&prompt, &size);
+        if (f) {
+                for (size_t i = first; i < question; i++) {
+                        fprintf(f, "%s ", rows[i].text);
+                        before++;
+                }
+                fputs(m->row.text, f);
+                if (fclose(f) == 0 && before > 0)
+                        m->prompt = prompt;
+                else
+                        free(prompt);
+        }
+        store_history_rows_free(rows, n);
+}
+
+static void core_context_done(void *data)
+{
+        struct core_message *m = data;
+        struct log_fields f = core_message_log(m);
+        int r;
+
+        r = workq_submit(m->core->decode_q, core_respond_work, core_respond_done, m);
+        if (r < 0) {
+                log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
+                           "next start", strerror(-r));
+                core_message_finish(m);
+        }
 }
 
 /* Why a rule or model reply must not be sent now, or NULL: quiet hours
@@ -793,7 +859,10 @@ static void core_message_answer(struct core_message *m)
         }
 
         m->responder = responder_ref(c->responder);
-        r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
+        if (c->context_messages > 0 && responder_has_model(m->responder))
+                r = workq_submit(c->store_q, core_context_work, core_context_done, m);
+        else
+                r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
         if (r < 0) {
                 log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
                            "next start", strerror(-r));
@@ -1226,6 +1295,7 @@ static int core_policy_set(struct core *c, const struct config *config, char *er
         policy_free(c->policy);
         c->policy = policy;
         c->retention_ms = days * CORE_DAY_MS;
+        c->context_messages = (int)config_get_int(config, "model", "context_messages");
         return 0;
 }
 

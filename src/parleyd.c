@@ -114,6 +114,7 @@ static bool daemon_key_reloadable(const struct config_key *key)
                 "reminders.time_zone", "history.retention_days", "model.path", "model.method",
                 "model.max_length", "model.no_repeat_ngram", "model.beam_width",
                 "model.length_penalty", "model.temperature", "model.top_k", "model.top_p",
+                "model.context_messages",
         };
         char name[128];
 

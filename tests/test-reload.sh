@@ -6,8 +6,9 @@ require_sqlite3
 
 corpus="$top_srcdir/tests/fixtures/train-pairs.tsv"
 for seed in 1 2; do
-        "$PARLEY" train -o "$TEST_DIR/model$seed.safetensors" "$corpus" --embed-size 16 \
-                --hidden-size 24 --layers 1 --epochs 3 --seed $seed --threads 1 \
+        "$PARLEY" train -o "$TEST_DIR/model$seed.safetensors" "$corpus" --embed-size 32 \
+                --hidden-size 48 --layers 1 --epochs 30 --patience 0 --min-count 1 \
+                --optimizer adam --lr 0.01 --seed $seed --threads 1 \
                 --no-progress 2> "$TEST_DIR/train$seed.err"
 done
 
@@ -56,4 +57,24 @@ wait_for_line "$TEST_DIR/err" "quiet_hours in \[policy\] expects HH:MM-HH:MM"
 stop_console_daemon
 
 check_eq "three questions, three answers" 3 "$(wc -l < "$out")"
+
+# With context, the model sees the chat's previous message before the
+# question: here the bot's own last reply.
+write_config "$conf" "$TEST_DIR/state2"
+printf '\n[model]\npath = %s\ncontext_messages = 1\n' "$TEST_DIR/model1.safetensors" >> "$conf"
+: > "$out"
+start_console_daemon "$conf"
+say "$question"
+wait_for_lines "$out" 1
+say "what is two plus seven?"
+wait_for_lines "$out" 2
+stop_console_daemon
+first=$(sed -n 1p "$out")
+check_eq "no context before the first question" "$reply1" "$first"
+alone=$("$PARLEY" reply --threads 1 "$TEST_DIR/model1.safetensors" "what is two plus seven?" 2>/dev/null)
+test_checks=$((test_checks + 1))
+[ "$alone" != "$(sed -n 2p "$out")" ] || fail "the context made no difference: '$alone'"
+check_eq "the previous reply goes before the next question" \
+        "$("$PARLEY" reply --threads 1 "$TEST_DIR/model1.safetensors" "$first what is two plus seven?" 2>/dev/null)" \
+        "$(sed -n 2p "$out")"
 test_finish

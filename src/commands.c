@@ -172,6 +172,13 @@ static int command_remind(const struct command_context *ctx, bool chinese,
         r = store_reminder_add(ctx->store, ctx->adapter, ctx->account, ctx->chat_id,
                                ctx->user_id, ctx->thread_id, req.text, req.due_at_ms, req.rule,
                                tz, &id);
+        if (r == -EDQUOT) {
+                r = reply_simple(out, lang(chinese, "You have as many pending reminders as I "
+                                                    "keep for one person; cancel one first "
+                                                    "('reminders' lists them).",
+                                           "你的待办提醒已达上限；请先取消一个（“我的提醒”会列出它们）。"));
+                goto finish;
+        }
         if (r < 0)
                 goto finish;
 

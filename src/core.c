@@ -1253,9 +1253,13 @@ static int core_time_zone_resolve(const struct config *config, char **ret, char 
         }
 
         if (!remind_zone_valid(name)) {
-                snprintf(error, CORE_ERROR_MAX, "%s: time zone '%s' is unknown; set [reminders] "
-                         "time_zone to a name such as Europe/Berlin",
-                         config_where(config, "reminders", "time_zone"), name);
+                if (tz && *tz)
+                        snprintf(error, CORE_ERROR_MAX, "%s: time_zone in [reminders]: '%s' is "
+                                 "not a time zone; use a name such as Europe/Berlin",
+                                 config_where(config, "reminders", "time_zone"), name);
+                else
+                        snprintf(error, CORE_ERROR_MAX, "the system's time zone '%s' is not one "
+                                 "ICU knows; set time_zone in [reminders]", name);
                 free(name);
                 return -EINVAL;
         }
@@ -1357,6 +1361,45 @@ static void core_on_retention_timer(uv_timer_t *t)
         p->before_ms = core_now_ms() - c->retention_ms;
         if (workq_submit(c->store_q, core_prune_work, core_prune_done, p) < 0)
                 free(p);
+}
+
+int core_config_check(const struct config *config, char *error)
+{
+        const char *model = config_get_string(config, "model", "path");
+        struct core probe = { 0 };
+        struct decoder_options options;
+        struct responder *responder;
+        char sub_error[RESPONDER_ERROR_MAX];
+        size_t enabled = 0;
+        int r;
+
+        r = core_policy_set(&probe, config, error);
+        policy_free(probe.policy);
+        free(probe.time_zone);
+        if (r < 0)
+                return r;
+
+        r = core_decoder_options(config, &options, error);
+        if (r < 0)
+                return r;
+
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
+                if (config_get_bool(config, (*ops)->name, "enabled"))
+                        enabled++;
+        if (enabled == 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s: no adapter is enabled; set 'enabled = true' "
+                         "in the section of at least one ([console] for a local chat)",
+                         config_path(config) ? config_path(config) : "configuration");
+                return -EINVAL;
+        }
+
+        r = responder_new(model, &options, &responder, sub_error);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                return r;
+        }
+        responder_unref(responder);
+        return 0;
 }
 
 int core_new(uv_loop_t *loop, const struct config *config, const struct core_events *events,
@@ -1775,6 +1818,11 @@ int core_reload(struct core *c, const struct config *config, char *error)
         int r;
 
         /* Check everything before changing anything. */
+        if (c->model_loading) {
+                snprintf(error, CORE_ERROR_MAX, "a model is still loading from the last reload");
+                return -EBUSY;
+        }
+
         r = core_decoder_options(config, &options, error);
         if (r < 0)
                 return r;

@@ -25,12 +25,18 @@
 #include "store.h"
 #include "workq.h"
 
-#define CORE_STORE_QUEUE_MAX 4096       /* store jobs waiting */
-#define CORE_DECODE_QUEUE_MAX 1024      /* decode jobs waiting */
+/* Messages and replies in hand at once; adapter_receive() refuses more
+ * (-EBUSY), so each fits the worker queues below.  Recovery at start may
+ * bring more, up to the queues' limits. */
+#define CORE_PENDING_MAX 10000
+#define CORE_STORE_QUEUE_MAX (4 * CORE_PENDING_MAX)
+#define CORE_DECODE_QUEUE_MAX CORE_PENDING_MAX
 #define CORE_STORE_BATCH_MAX 256        /* store jobs committed together */
 #define CORE_CONTEXT_SLACK 16           /* history fetched past the context */
 #define CORE_SEND_RETRY_INITIAL_MS 1000
 #define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
+#define CORE_RETRY_AFTER_MAX_MS (60 * 60 * 1000)      /* a platform's requested wait */
+#define CORE_SEND_ATTEMPTS_MAX 50       /* then a reply is given up as failed */
 #define CORE_ACCOUNT "default"
 #define CORE_DAY_MS (24 * 3600 * 1000LL)
 
@@ -173,6 +179,11 @@ struct core_message {
         struct router_result route;
         struct responder *responder;    /* held while decoding */
         char *prompt;                   /* what the model sees; NULL: row.text */
+        /* Settings as they were when answering began: a reload on the loop
+         * thread must not change them under a worker. */
+        char *time_zone;
+        int context_messages;
+        char error[STORE_ERROR_MAX];    /* the store's words for a failure */
         bool run_command;               /* the store job runs route's command first */
         bool reminders_changed;
         int64_t now_ms;
@@ -194,6 +205,7 @@ struct core_accept {
         char *cursor;
         int64_t *ids;
         int r;
+        char error[STORE_ERROR_MAX];
         adapter_received_fn done;
         void *userdata;
 };
@@ -201,6 +213,8 @@ struct core_accept {
 /* A send's outcome on its way into the outbox. */
 struct core_delivery {
         struct chat_queue *queue;
+        int64_t outbox_id;              /* the queue's head, copied for the store thread */
+        char error_text[STORE_ERROR_MAX];
         enum adapter_send_result result;
         char *platform_message_id;
         char *error;
@@ -379,6 +393,8 @@ static void core_accept_work(void *data)
 
         j->r = store_inbox_accept(j->core->store, j->adapter->ops->name, CORE_ACCOUNT,
                                   j->events, j->n, j->cursor, j->ids);
+        if (j->r < 0)
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->core->store));
 }
 
 /* Moves event i of a committed batch into a message to answer. */
@@ -415,8 +431,8 @@ static void core_accept_done(void *data)
         struct core *c = j->core;
 
         if (j->r < 0)
-                log_record(LOG_ERR, &j->adapter->log, "could not store %zu message(s): %s",
-                           j->n, store_error(c->store));
+                log_record(LOG_ERR, &j->adapter->log, "could not store %zu message(s): %s; "
+                           "they are not acknowledged", j->n, j->error);
         else if (j->cursor) {
                 free(j->adapter->cursor);
                 j->adapter->cursor = TAKE_PTR(j->cursor);
@@ -459,6 +475,14 @@ int adapter_receive(struct adapter *a, const struct adapter_message *msgs, size_
 
         if (c->closing)
                 return -ESHUTDOWN;
+
+        /* Everything accepted must fit the worker queues later on. */
+        if (c->pending + n > CORE_PENDING_MAX)
+                return -EBUSY;
+
+        for (size_t i = 0; i < n; i++)
+                if (!msgs[i].event_id || !msgs[i].chat_id || !msgs[i].text)
+                        return -EINVAL;
 
         j = calloc(1, sizeof(*j));
         if (!j)
@@ -510,6 +534,7 @@ static void core_message_free(struct core_message *m)
         free(r->text);
         free(m->reply);
         free(m->prompt);
+        free(m->time_zone);
         store_outbox_row_clear(&m->out);
         responder_unref(m->responder);
         free(m);
@@ -580,13 +605,15 @@ static void core_complete_work(void *data)
                         .thread_id = m->row.thread_id,
                         .text = m->row.text,
                         .now_ms = m->now_ms,
-                        .default_time_zone = c->time_zone,
+                        .default_time_zone = m->time_zone,
                 };
                 struct command_outcome outcome;
 
                 m->r = command_run(&ctx, &m->route, &outcome);
-                if (m->r < 0)
+                if (m->r < 0) {
+                        snprintf(m->error, sizeof(m->error), "%s", strerror(-m->r));
                         return;
+                }
                 m->reply = outcome.reply;
                 m->reminders_changed = outcome.reminders_changed;
         }
@@ -601,6 +628,8 @@ static void core_complete_work(void *data)
         m->r = store_inbox_complete(s, m->row.id, m->reply ? &reply : NULL, &m->outbox_id);
         if (m->r >= 0 && m->reply)
                 m->r = store_outbox_get(s, m->outbox_id, &m->out);
+        if (m->r < 0)
+                snprintf(m->error, sizeof(m->error), "%s", store_error(s));
 }
 
 static void core_complete_done(void *data)
@@ -613,7 +642,7 @@ static void core_complete_done(void *data)
                 log_record(LOG_DEBUG, &f, "already answered, ignoring");
         else if (m->r < 0)
                 log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
-                           "next start", store_error(c->store));
+                           "next start", m->error);
         else if (m->reply) {
                 log_record(LOG_DEBUG, &f, "reply %" PRId64 " queued (%s)", m->outbox_id,
                            m->source);
@@ -717,7 +746,7 @@ static void core_context_work(void *data)
         /* Later messages of the chat may be stored already: fetch a few
          * more and stop at the question itself. */
         if (store_history_recent(c->store, m->adapter->ops->name, CORE_ACCOUNT, m->row.chat_id,
-                                 (size_t)c->context_messages + CORE_CONTEXT_SLACK, &rows,
+                                 (size_t)m->context_messages + CORE_CONTEXT_SLACK, &rows,
                                  &n) < 0)
                 return;
 
@@ -727,7 +756,7 @@ static void core_context_work(void *data)
                         question = i;
                         break;
                 }
-        first = question > (size_t)c->context_messages ? question - c->context_messages : 0;
+        first = question > (size_t)m->context_messages ? question - m->context_messages : 0;
 
         f = open_memstream(&prompt, &size);
         if (f) {
@@ -749,6 +778,13 @@ static void core_context_done(void *data)
         struct core_message *m = data;
         struct log_fields f = core_message_log(m);
         int r;
+
+        /* Closing: the decode queue may be gone; the row waits for the
+         * next start. */
+        if (m->core->closing) {
+                core_message_finish(m);
+                return;
+        }
 
         r = workq_submit(m->core->decode_q, core_respond_work, core_respond_done, m);
         if (r < 0) {
@@ -824,6 +860,15 @@ static void core_message_answer(struct core_message *m)
         }
 
         m->now_ms = core_now_ms();
+        m->context_messages = c->context_messages;
+        m->time_zone = strdup(c->time_zone);
+        if (!m->time_zone) {
+                log_record(LOG_ERR, &f, "out of memory; the message is answered at the next "
+                           "start");
+                core_message_finish(m);
+                return;
+        }
+
         if (!policy_addresses(c->policy, m->row.direct, m->row.addressed)) {
                 log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
                 core_message_complete(m);
@@ -981,13 +1026,14 @@ static void core_delivery_work(void *data)
 {
         struct core_delivery *d = data;
         struct store *s = d->queue->adapter->core->store;
-        int64_t id = d->queue->head->row.id;
 
         if (d->result == ADAPTER_SEND_OK)
-                d->r = store_outbox_mark_sent(s, id, d->platform_message_id);
+                d->r = store_outbox_mark_sent(s, d->outbox_id, d->platform_message_id);
         else
-                d->r = store_outbox_mark_attempt(s, id, d->error,
+                d->r = store_outbox_mark_attempt(s, d->outbox_id, d->error,
                                                  d->result == ADAPTER_SEND_REJECTED);
+        if (d->r < 0)
+                snprintf(d->error_text, sizeof(d->error_text), "%s", store_error(s));
 }
 
 static void chat_queue_pop(struct chat_queue *q)
@@ -1013,7 +1059,7 @@ static void core_delivery_done(void *data)
 
         if (d->r < 0)
                 log_record(LOG_ERR, &f, "could not record the delivery of reply %" PRId64
-                           ": %s", o->row.id, store_error(c->store));
+                           ": %s", o->row.id, d->error_text);
 
         switch (d->result) {
         case ADAPTER_SEND_OK:
@@ -1025,6 +1071,8 @@ static void core_delivery_done(void *data)
         case ADAPTER_SEND_RETRY:
                 o->row.attempts++;
                 wait_ms = d->retry_after_ms ? d->retry_after_ms : backoff_next_ms(&q->backoff);
+                if (wait_ms > CORE_RETRY_AFTER_MAX_MS)
+                        wait_ms = CORE_RETRY_AFTER_MAX_MS;
                 log_record(LOG_WARNING, &f, "sending reply %" PRId64 " failed: %s; retrying "
                            "in %.1f s", o->row.id, d->error ? d->error : "unknown error",
                            wait_ms / 1000.0);
@@ -1066,11 +1114,19 @@ void adapter_send_done(struct adapter *a, int64_t id, enum adapter_send_result r
                 return;
         }
 
+        /* A reply that never goes through must not hold up its chat. */
+        if (result == ADAPTER_SEND_RETRY && q->head->row.attempts + 1 >= CORE_SEND_ATTEMPTS_MAX) {
+                log_record(LOG_ERR, &a->log, "giving up on reply %" PRId64 " after %d attempts",
+                           id, CORE_SEND_ATTEMPTS_MAX);
+                result = ADAPTER_SEND_REJECTED;
+        }
+
         d = calloc(1, sizeof(*d));
         if (!d)
                 goto fail;
         *d = (struct core_delivery){
                 .queue = q,
+                .outbox_id = id,
                 .result = result,
                 .platform_message_id = platform_message_id ? strdup(platform_message_id) : NULL,
                 .error = error ? strdup(error) : NULL,
@@ -1322,6 +1378,7 @@ struct core_prune {
         int64_t before_ms;
         struct store_prune_counts counts;
         int r;
+        char error[STORE_ERROR_MAX];
 };
 
 static void core_prune_work(void *data)
@@ -1329,6 +1386,8 @@ static void core_prune_work(void *data)
         struct core_prune *p = data;
 
         p->r = store_history_prune(p->core->store, p->before_ms, &p->counts);
+        if (p->r < 0)
+                snprintf(p->error, sizeof(p->error), "%s", store_error(p->core->store));
 }
 
 static void core_prune_done(void *data)
@@ -1336,8 +1395,7 @@ static void core_prune_done(void *data)
         struct core_prune *p = data;
 
         if (p->r < 0)
-                log_error("history retention: %s; trying again tomorrow",
-                          store_error(p->core->store));
+                log_error("history retention: %s; trying again tomorrow", p->error);
         else if (p->counts.history + p->counts.inbox + p->counts.outbox + p->counts.reminders)
                 log_info("history retention removed %" PRId64 " message(s), %" PRId64
                          " inbox, %" PRId64 " outbox and %" PRId64 " reminder row(s)",
@@ -1413,9 +1471,12 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         struct core *c;
         int r;
 
+        error[0] = '\0';
         c = calloc(1, sizeof(*c));
-        if (!c)
+        if (!c) {
+                snprintf(error, CORE_ERROR_MAX, "out of memory");
                 return -ENOMEM;
+        }
         c->loop = loop;
         c->events = *events;
         c->shutdown_timeout_ms = config_get_int(config, "parleyd", "shutdown_timeout_ms");
@@ -1502,6 +1563,8 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
 fail_errno:
         snprintf(error, CORE_ERROR_MAX, "cannot start worker threads: %s", strerror(-r));
 fail:
+        if (r == -ENOMEM && error[0] == '\0')
+                snprintf(error, CORE_ERROR_MAX, "out of memory");
         /* Nothing ran on the loop yet: handles are closed and the loop run
          * once by the caller's uv_loop_close path. */
         c->stopping = c->closing = true;
@@ -1599,10 +1662,9 @@ int core_start(struct core *c)
 {
         int r;
 
-        r = core_recover(c);
-        if (r < 0)
-                return r;
-
+        /* Adapters start first, so recovered replies find them ready; what
+         * they receive is stored by the store thread, which runs only once
+         * the loop does, after the recovered messages are queued. */
         for (size_t i = 0; i < c->n_adapters; i++) {
                 struct adapter *a = &c->adapters[i];
 
@@ -1614,6 +1676,10 @@ int core_start(struct core *c)
                         adapter_set_state(a, ADAPTER_FAILED, reason);
                 }
         }
+
+        r = core_recover(c);
+        if (r < 0)
+                return r;
 
         scheduler_rearm(c->scheduler);
         uv_timer_start(&c->retention_timer, core_on_retention_timer, 0, CORE_DAY_MS);
@@ -1816,6 +1882,11 @@ int core_reload(struct core *c, const struct config *config, char *error)
 {
         struct decoder_options options;
         int r;
+
+        if (c->stopping) {
+                snprintf(error, CORE_ERROR_MAX, "parleyd is stopping");
+                return -ESHUTDOWN;
+        }
 
         /* Check everything before changing anything. */
         if (c->model_loading) {

@@ -135,7 +135,11 @@ static const char *policy_rule_parse(const char *line, struct policy_rule *ret)
                         return "\"chats\" must be a list of 1 to 64 \"adapter:chat\" strings";
                 }
                 r.chats = calloc(n, sizeof(*r.chats));
-                for (size_t i = 0; r.chats && i < n; i++) {
+                if (!r.chats) {
+                        policy_rule_clear(&r);
+                        return "needs more memory than there is";
+                }
+                for (size_t i = 0; i < n; i++) {
                         json_object *c = json_object_array_get_idx(chats, i);
 
                         if (!json_object_is_type(c, json_type_string) ||
@@ -144,8 +148,11 @@ static const char *policy_rule_parse(const char *line, struct policy_rule *ret)
                                 return "\"chats\" must be a list of \"adapter:chat\" strings";
                         }
                         r.chats[r.n_chats] = strdup(json_object_get_string(c));
-                        if (r.chats[r.n_chats])
-                                r.n_chats++;
+                        if (!r.chats[r.n_chats]) {
+                                policy_rule_clear(&r);
+                                return "needs more memory than there is";
+                        }
+                        r.n_chats++;
                 }
         }
 
@@ -162,9 +169,10 @@ static int policy_rules_load(struct policy *p, const char *path, char *error)
         int r = 0;
 
         if (!f) {
+                r = -errno;
                 snprintf(error, POLICY_ERROR_MAX, "cannot read the rules file %s: %s", path,
-                         strerror(errno));
-                return -errno;
+                         strerror(-r));
+                return r;
         }
 
         while ((n = getline(&line, &size, f)) >= 0) {

@@ -1,7 +1,8 @@
 /* policy.h: when the bot answers free text, and with what.
  *
- * Commands are always answered.  For other messages: group chats only
- * when the bot is addressed (unless group_replies = all); keyword rules
+ * In group chats only messages that address the bot are answered, commands
+ * included (unless group_replies = all).  Commands are then always
+ * answered; for other messages keyword rules
  * from rules_file answer before the model (the auto-reply use); quiet hours
  * silence rule and model replies in group chats; a per-chat limit caps
  * rule and model replies per minute.  A message that is not answered is

@@ -37,6 +37,7 @@ struct scheduler_job {
         size_t n_fired;
         int64_t next_due_ms;            /* 0: nothing pending */
         int r;
+        char error[STORE_ERROR_MAX];
 };
 
 static int64_t wall_now_ms(void)
@@ -123,17 +124,33 @@ static void scheduler_work(void *data)
         j->next_due_ms = 0;
 
         j->r = store_reminder_list_due(j->scheduler->store, j->now_ms, &due, &n);
-        for (size_t i = 0; j->r >= 0 && i < n; i++)
-                j->r = scheduler_fire_one(j, &due[i]);
+        for (size_t i = 0; j->r >= 0 && i < n; i++) {
+                int k = scheduler_fire_one(j, &due[i]);
+
+                /* A reminder the store refuses to fire would come first
+                 * again every minute and hold up the others: it is
+                 * cancelled.  Other errors are the store's and end the round. */
+                if (k == -EINVAL || k == -E2BIG) {
+                        log_warning("reminder %" PRId64 " cannot be sent (%s); cancelling it",
+                                    due[i].id, strerror(-k));
+                        store_reminder_cancel(j->scheduler->store, due[i].adapter,
+                                              due[i].account, due[i].user_id, due[i].id);
+                } else if (k < 0)
+                        j->r = k;
+        }
         store_reminder_rows_free(due, n);
-        if (j->r < 0)
+        if (j->r < 0) {
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->scheduler->store));
                 return;
+        }
 
         j->r = store_reminder_next_due(j->scheduler->store, &j->next_due_ms);
         if (j->r == -ENOENT) {
                 j->next_due_ms = 0;
                 j->r = 0;
         }
+        if (j->r < 0)
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->scheduler->store));
 }
 
 static void scheduler_on_timer(uv_timer_t *t);
@@ -155,7 +172,7 @@ static void scheduler_done(void *data)
         free(j->fired);
 
         if (j->r < 0) {
-                log_error("reminders: %s; looking again in %d s", store_error(s->store),
+                log_error("reminders: %s; looking again in %d s", j->error,
                           SCHEDULER_MAX_SLEEP_MS / 1000);
                 j->next_due_ms = wall_now_ms() + SCHEDULER_MAX_SLEEP_MS;
         }

@@ -19,7 +19,8 @@ struct workq;
 typedef void (*workq_work_fn)(void *data);      /* on a worker thread */
 typedef void (*workq_done_fn)(void *data);      /* on the loop thread */
 
-/* max_queued bounds the jobs waiting or running; submit refuses beyond it. */
+/* max_queued bounds the jobs waiting, running, or finished with done()
+ * still to run; submit refuses beyond it. */
 int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_queued,
               struct workq **ret);
 
@@ -49,8 +50,9 @@ int workq_batch_set(struct workq *q, const struct workq_batch *batch);
 /* Jobs queued or running, plus finished jobs whose done() has not run. */
 size_t workq_pending(const struct workq *q);
 
-/* Runs the queued jobs to completion, joins the threads, then runs the
- * remaining done() callbacks on the caller's thread.  Call it on the loop
+/* Runs every queued job to completion (a stop waits for them: their number
+ * is bounded by max_queued), joins the threads, then runs the remaining
+ * done() callbacks on the caller's thread.  Call it on the loop
  * thread after the loop has stopped or from a loop callback. */
 void workq_free(struct workq *q);
 

@@ -22,6 +22,7 @@
 #include "responder.h"
 #include "router.h"
 #include "scheduler.h"
+#include "stats.h"
 #include "store.h"
 #include "workq.h"
 
@@ -140,6 +141,7 @@ struct adapter {
         char *cursor;
         enum adapter_state conn;
         bool reported;                  /* connected or failed at least once */
+        bool was_connected;             /* a later connection is a reconnect */
         struct chat_queue *chats;
         struct log_fields log;
 };
@@ -166,6 +168,7 @@ struct core {
         struct scheduler *scheduler;
         char *time_zone;                /* for users who set none */
         struct policy *policy;
+        size_t outbox_queued;           /* replies in chat queues, for the metrics */
         int context_messages;           /* earlier messages the model sees */
         int64_t retention_ms;           /* 0: keep history */
         uv_timer_t retention_timer;
@@ -184,6 +187,8 @@ struct core_message {
         char *time_zone;
         int context_messages;
         char error[STORE_ERROR_MAX];    /* the store's words for a failure */
+        uint64_t stored_loop_ms;        /* uv_now() when it was stored or recovered */
+        double decode_s;                /* the decode batch's time, on its first message */
         bool run_command;               /* the store job runs route's command first */
         bool reminders_changed;
         int64_t now_ms;
@@ -301,11 +306,15 @@ void adapter_set_state(struct adapter *a, enum adapter_state state, const char *
         struct core *c = a->core;
 
         a->conn = state;
+        stats_set(STATS_ADAPTER_UP, a->ops->name, state == ADAPTER_CONNECTED);
         switch (state) {
         case ADAPTER_STARTING:
                 break;
         case ADAPTER_CONNECTED:
                 log_record(LOG_INFO, &a->log, "connected");
+                if (a->was_connected)
+                        stats_add(STATS_ADAPTER_RECONNECTS, a->ops->name, 1);
+                a->was_connected = true;
                 a->reported = true;
                 break;
         case ADAPTER_FAILED:
@@ -408,6 +417,7 @@ static struct core_message *core_message_from_accept(struct core_accept *j, size
 
         m->core = j->core;
         m->adapter = j->adapter;
+        m->stored_loop_ms = uv_now(j->core->loop);
         m->row = (struct store_inbox_row){
                 .id = j->ids[i],
                 .event_id = (char *)e->event_id,
@@ -437,6 +447,10 @@ static void core_accept_done(void *data)
                 free(j->adapter->cursor);
                 j->adapter->cursor = TAKE_PTR(j->cursor);
         }
+        if (j->r > 0)
+                stats_add(STATS_MESSAGES_RECEIVED, j->adapter->ops->name, j->r);
+        else if (j->r < 0)
+                stats_add(STATS_ERRORS, "store", 1);
 
         /* Durable now: the adapter may acknowledge. */
         if (j->done)
@@ -646,8 +660,13 @@ static void core_complete_done(void *data)
         else if (m->reply) {
                 log_record(LOG_DEBUG, &f, "reply %" PRId64 " queued (%s)", m->outbox_id,
                            m->source);
+                stats_add(STATS_REPLIES, m->source, 1);
+                stats_observe(STATS_REPLY_SECONDS,
+                              (uv_now(c->loop) - m->stored_loop_ms) / 1000.0);
                 chat_queue_push(m->adapter, &m->out);
         }
+        if (m->r < 0 && m->r != -EALREADY)
+                stats_add(STATS_ERRORS, "store", 1);
 
         if (m->reminders_changed)
                 scheduler_rearm(c->scheduler);
@@ -701,7 +720,13 @@ static void core_respond_many(void *ctx, void **datas, size_t n)
                         k++;
                 }
 
+                struct timespec t0, t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
                 responder_reply_batch(first->responder, texts, chinese, k, replies, results);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                first->decode_s = (double)(t1.tv_sec - t0.tv_sec) +
+                                  (t1.tv_nsec - t0.tv_nsec) / 1e9;
                 for (size_t i = 0; i < k; i++) {
                         struct core_message *m = datas[start + i];
 
@@ -717,7 +742,10 @@ static void core_respond_done(void *data)
         struct core_message *m = data;
         struct log_fields f = core_message_log(m);
 
+        if (m->decode_s > 0)
+                stats_observe(STATS_DECODE_SECONDS, m->decode_s);
         if (m->r < 0) {
+                stats_add(STATS_ERRORS, "model", 1);
                 log_record(LOG_ERR, &f, "the responder failed: %s; the message is retried at "
                            "the next start", strerror(-m->r));
                 core_message_finish(m);
@@ -871,6 +899,7 @@ static void core_message_answer(struct core_message *m)
 
         if (!policy_addresses(c->policy, m->row.direct, m->row.addressed)) {
                 log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
+                stats_add(STATS_UNANSWERED, "not addressed", 1);
                 core_message_complete(m);
                 return;
         }
@@ -887,6 +916,7 @@ static void core_message_answer(struct core_message *m)
         silenced = core_policy_silences(c, m);
         if (silenced) {
                 log_record(LOG_INFO, &f, "not answering: %s", silenced);
+                stats_add(STATS_UNANSWERED, silenced, 1);
                 core_message_complete(m);
                 return;
         }
@@ -965,6 +995,7 @@ static void chat_queue_push(struct adapter *a, struct store_outbox_row *row)
 
         o->row = *row;
         *row = (struct store_outbox_row){ 0 };
+        stats_set(STATS_OUTBOX_PENDING, NULL, ++c->outbox_queued);
         if (q->tail)
                 q->tail->next = o;
         else
@@ -1001,6 +1032,7 @@ static void chat_queue_kick(struct chat_queue *q)
                 uint64_t delay_ms = a->ops->send_delay_ms(a->state, q->chat_id);
 
                 if (delay_ms > 0) {
+                        stats_add(STATS_SEND_WAITS, a->ops->name, 1);
                         uv_timer_start(&q->timer, chat_queue_on_timer, delay_ms, 0);
                         return;
                 }
@@ -1039,7 +1071,9 @@ static void core_delivery_work(void *data)
 static void chat_queue_pop(struct chat_queue *q)
 {
         struct outgoing *o = q->head;
+        struct core *c = q->adapter->core;
 
+        stats_set(STATS_OUTBOX_PENDING, NULL, --c->outbox_queued);
         q->head = o->next;
         if (!q->head)
                 q->tail = NULL;
@@ -1063,12 +1097,14 @@ static void core_delivery_done(void *data)
 
         switch (d->result) {
         case ADAPTER_SEND_OK:
+                stats_add(STATS_MESSAGES_SENT, a->ops->name, 1);
                 backoff_reset(&q->backoff);
                 q->next_send_ms = now + a->ops->chat_send_interval_ms;
                 chat_queue_pop(q);
                 c->pending--;
                 break;
         case ADAPTER_SEND_RETRY:
+                stats_add(STATS_SEND_WAITS, a->ops->name, 1);
                 o->row.attempts++;
                 wait_ms = d->retry_after_ms ? d->retry_after_ms : backoff_next_ms(&q->backoff);
                 if (wait_ms > CORE_RETRY_AFTER_MAX_MS)
@@ -1079,6 +1115,7 @@ static void core_delivery_done(void *data)
                 q->next_send_ms = now + wait_ms;
                 break;
         case ADAPTER_SEND_REJECTED:
+                stats_add(STATS_ERRORS, "send refused", 1);
                 log_record(LOG_ERR, &f, "reply %" PRId64 " was refused for good: %s; it stays "
                            "in the outbox marked failed", o->row.id,
                            d->error ? d->error : "unknown error");
@@ -1637,6 +1674,7 @@ static int core_recover(struct core *c)
                 }
                 m->core = c;
                 m->adapter = a;
+                m->stored_loop_ms = uv_now(c->loop);
                 m->row = undone[i];
                 undone[i] = (struct store_inbox_row){ 0 };
                 c->pending++;

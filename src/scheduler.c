@@ -13,6 +13,7 @@
 #include "remind.h"
 #include "router.h"
 #include "scheduler.h"
+#include "stats.h"
 
 struct scheduler {
         uv_loop_t *loop;
@@ -36,6 +37,8 @@ struct scheduler_job {
         struct store_outbox_row *fired;
         size_t n_fired;
         int64_t next_due_ms;            /* 0: nothing pending */
+        int64_t pending;                /* reminders pending after this round */
+        unsigned fired_late;
         int r;
         char error[STORE_ERROR_MAX];
 };
@@ -98,6 +101,7 @@ static int scheduler_fire_one(struct scheduler_job *j, const struct store_remind
                 return 0;
         if (k < 0)
                 return k;
+        j->fired_late += late;
 
         grown = realloc(j->fired, (j->n_fired + 1) * sizeof(*grown));
         if (!grown)
@@ -122,6 +126,7 @@ static void scheduler_work(void *data)
                 store_outbox_row_clear(&j->fired[i]);
         j->n_fired = 0;
         j->next_due_ms = 0;
+        j->fired_late = 0;
 
         j->r = store_reminder_list_due(j->scheduler->store, j->now_ms, &due, &n);
         for (size_t i = 0; j->r >= 0 && i < n; i++) {
@@ -149,6 +154,8 @@ static void scheduler_work(void *data)
                 j->next_due_ms = 0;
                 j->r = 0;
         }
+        if (j->r >= 0)
+                j->r = store_reminder_count_pending(j->scheduler->store, &j->pending);
         if (j->r < 0)
                 snprintf(j->error, sizeof(j->error), "%s", store_error(j->scheduler->store));
 }
@@ -161,6 +168,11 @@ static void scheduler_done(void *data)
         struct scheduler *s = j->scheduler;
 
         s->job_running = false;
+        if (j->r >= 0) {
+                stats_set(STATS_REMINDERS_PENDING, NULL, (double)j->pending);
+                stats_add(STATS_REMINDERS_FIRED, "no", (double)(j->n_fired - j->fired_late));
+                stats_add(STATS_REMINDERS_FIRED, "yes", j->fired_late);
+        }
 
         /* Fired reminders are committed; delivering them can wait for a
          * restart, but not be dropped while running. */

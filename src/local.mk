@@ -31,3 +31,4 @@ include $(srcdir)/src/store.mk
 include $(srcdir)/src/text.mk
 include $(srcdir)/src/metrics.mk
 include $(srcdir)/src/model.mk
+include $(srcdir)/src/net.mk

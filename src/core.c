@@ -15,6 +15,7 @@
 #include "backoff.h"
 #include "commands.h"
 #include "core.h"
+#include "httpd.h"
 #include "log.h"
 #include "macro.h"
 #include "policy.h"
@@ -74,6 +75,8 @@ const struct config_key core_config_keys[] = {
           "sample among the most likely tokens whose probabilities reach p, in (0, 1]" },
         { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
           "time zone for users who set none, an IANA name (default: the system's)" },
+        { "http", "enabled", CONFIG_BOOL, "false", false, 0, 0, NULL,
+          "serve /metrics, /healthz and /readyz (and webhooks) over HTTP" },
         { "history", "retention_days", CONFIG_INT, "0", false, 0, 36500, NULL,
           "days messages are kept, pruned daily; 0 keeps them (at least 2 when set)" },
         { NULL },
@@ -87,6 +90,8 @@ size_t core_config_tables(const struct config_key **tables, size_t max)
                 tables[n++] = core_config_keys;
         if (n < max)
                 tables[n++] = policy_config_keys;
+        if (n < max)
+                tables[n++] = httpd_config_keys;
         for (const struct adapter_ops *const *ops = adapter_registry; *ops && n < max; ops++)
                 tables[n++] = (*ops)->config_keys;
         return n;
@@ -172,6 +177,7 @@ struct core {
         int context_messages;           /* earlier messages the model sees */
         int64_t retention_ms;           /* 0: keep history */
         uv_timer_t retention_timer;
+        struct httpd *httpd;            /* NULL unless [http] enabled */
 };
 
 /* A message from the inbox on its way to an answer. */
@@ -1190,6 +1196,94 @@ fail:
         core_check_drained(c);
 }
 
+/* ---- health and metrics over HTTP ---- */
+
+static void core_http_metrics(void *userdata, struct httpd_request *req)
+{
+        char *text;
+        size_t len;
+
+        if (stats_render(&text, &len) < 0) {
+                httpd_respond(req, 500, "text/plain", "out of memory\n", 14);
+                return;
+        }
+        httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+        free(text);
+}
+
+/* Answering at all shows the loop runs: it is the one thread that could. */
+static void core_http_healthz(void *userdata, struct httpd_request *req)
+{
+        httpd_respond(req, 200, "text/plain", "ok\n", 3);
+}
+
+/* Ready: every enabled adapter connected, and the model loaded when one
+ * is configured.  The body lists each part either way. */
+static void core_http_readyz(void *userdata, struct httpd_request *req)
+{
+        static const char *const states[] = { "starting", "connected", "failed", "stopped" };
+        struct core *c = userdata;
+        bool ready = !c->stopping;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        if (!f) {
+                httpd_respond(req, 500, "text/plain", "out of memory\n", 14);
+                return;
+        }
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                const struct adapter *a = &c->adapters[i];
+
+                ready = ready && a->conn == ADAPTER_CONNECTED;
+                fprintf(f, "%s: %s\n", a->ops->name, states[a->conn]);
+        }
+        fprintf(f, "model: %s\n", responder_has_model(c->responder) ? "loaded" : "none");
+        if (c->stopping)
+                fprintf(f, "stopping\n");
+        fclose(f);
+
+        httpd_respond(req, ready ? 200 : 503, "text/plain", text, len);
+        free(text);
+}
+
+static int core_http_start(struct core *c, const struct config *config, char *error)
+{
+        const char *address = config_get_string(config, "http", "address");
+        uint16_t port = (uint16_t)config_get_int(config, "http", "port");
+        char why[HTTPD_ERROR_MAX];
+        int r;
+
+        if (!config_get_bool(config, "http", "enabled"))
+                return 0;
+
+        r = httpd_new(c->loop, NULL, &c->httpd);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot start the HTTP server: %s",
+                         r == -ENOPKG ? "libwebsockets cannot use libuv (install "
+                                        "libwebsockets-evlib-uv)" : strerror(-r));
+                return r;
+        }
+
+        if (httpd_route_add(c->httpd, "GET", "/metrics", NULL, core_http_metrics, c) < 0 ||
+            httpd_route_add(c->httpd, "GET", "/healthz", NULL, core_http_healthz, c) < 0 ||
+            httpd_route_add(c->httpd, "GET", "/readyz", NULL, core_http_readyz, c) < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot set up the HTTP routes");
+                return -ENOMEM;
+        }
+
+        r = httpd_listen(c->httpd, address, port, why);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", why);
+                return r;
+        }
+
+        log_info("HTTP on %s port %u: /metrics, /healthz, /readyz", address,
+                 httpd_port(c->httpd));
+        return 0;
+}
+
 /* ---- start-up, recovery, shutdown ---- */
 
 static struct adapter *core_adapter_find(struct core *c, const char *name)
@@ -1592,6 +1686,10 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         if (r < 0)
                 goto fail;
 
+        r = core_http_start(c, config, error);
+        if (r < 0)
+                goto fail;
+
         log_info("database %s, %s", database,
                  model ? model : "no model (commands only)");
         *ret = c;
@@ -1605,6 +1703,7 @@ fail:
         /* Nothing ran on the loop yet: handles are closed and the loop run
          * once by the caller's uv_loop_close path. */
         c->stopping = c->closing = true;
+        httpd_close(c->httpd);
         for (size_t i = 0; i < c->n_adapters; i++)
                 c->adapters[i].ops->destroy(c->adapters[i].state);
         for (size_t i = 0; i < c->n_adapters; i++)
@@ -1622,6 +1721,7 @@ fail:
         store_free(c->store);
         uv_run(loop, UV_RUN_NOWAIT);
         scheduler_free(c->scheduler);
+        httpd_free(c->httpd);
         policy_free(c->policy);
         free(c->time_zone);
         free(c);
@@ -1769,6 +1869,7 @@ static void core_on_chat_timer_closed(uv_handle_t *h)
 static void core_close(struct core *c)
 {
         c->closing = true;
+        httpd_close(c->httpd);
         uv_timer_stop(&c->drain_timer);
         uv_close((uv_handle_t *)&c->drain_timer, core_on_drain_timer_closed);
         uv_close((uv_handle_t *)&c->retention_timer, core_on_retention_timer_closed);
@@ -1977,6 +2078,7 @@ void core_free(struct core *c)
         free(c->adapters);
         responder_unref(c->responder);
         scheduler_free(c->scheduler);
+        httpd_free(c->httpd);
         store_free(c->store);
         policy_free(c->policy);
         free(c->time_zone);

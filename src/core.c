@@ -338,6 +338,14 @@ void adapter_set_state(struct adapter *a, enum adapter_state state, const char *
         core_check_ready(c);
 }
 
+int adapter_http_route(struct adapter *a, const char *method, const char *path,
+                       const char *const *headers, httpd_handler_fn fn, void *userdata)
+{
+        if (!a->core->httpd)
+                return -ENODEV;
+        return httpd_route_add(a->core->httpd, method, path, headers, fn, userdata);
+}
+
 void adapter_request_shutdown(struct adapter *a, const char *reason)
 {
         core_stop(a->core, reason);

@@ -312,8 +312,9 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
 {
         _cleanup_free_ char *tz = NULL;
         char text[256], when[REMIND_TIME_TEXT_MAX];
+        struct store_reminder_row row;
         const char *rest;
-        int64_t id, delay_ms;
+        int64_t id, delay_ms, base_ms = ctx->now_ms;
         int r;
 
         if (parse_id(args, &id, &rest) < 0 || remind_parse_duration(rest, &delay_ms) < 0)
@@ -325,8 +326,18 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
         if (r < 0)
                 return r;
 
+        /* Snoozing puts a reminder off from its due time, or from now if
+         * that has passed (it fired, or is firing). */
+        r = store_reminder_get(ctx->store, id, &row);
+        if (r == 0) {
+                if (row.due_at_ms > ctx->now_ms && row.status == STORE_REMINDER_PENDING)
+                        base_ms = row.due_at_ms;
+                store_reminder_row_clear(&row);
+        } else if (r != -ENOENT)
+                return r;
+
         r = store_reminder_snooze(ctx->store, ctx->adapter, ctx->account, ctx->user_id, id,
-                                  ctx->now_ms + delay_ms);
+                                  base_ms + delay_ms);
         if (r == -ENOENT) {
                 snprintf(text, sizeof(text),
                          lang(chinese, "You have no reminder %" PRId64
@@ -338,7 +349,7 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
         if (r < 0)
                 return r;
 
-        time_text(ctx->now_ms + delay_ms, tz, chinese, when, sizeof(when));
+        time_text(base_ms + delay_ms, tz, chinese, when, sizeof(when));
         snprintf(text, sizeof(text),
                  lang(chinese, "Reminder %" PRId64 " put off until %s.",
                       "提醒 %" PRId64 " 已推迟到 %s。"), id, when);

@@ -98,6 +98,13 @@ static const char *policy_rule_parse(const char *line, struct policy_rule *ret)
 
         if (!o || !json_object_is_type(o, json_type_object))
                 return "is not a JSON object";
+        json_object_object_foreach(o, key, value) {
+                (void)value;
+                if (strcmp(key, "match") != 0 && strcmp(key, "reply") != 0 &&
+                    strcmp(key, "regex") != 0 && strcmp(key, "chats") != 0)
+                        return "has a field other than \"match\", \"reply\", \"regex\" "
+                               "and \"chats\"";
+        }
         if (!json_object_object_get_ex(o, "match", &match) ||
             !json_object_is_type(match, json_type_string) || !json_object_get_string_len(match))
                 return "needs \"match\", a non-empty string";

@@ -131,6 +131,10 @@ void router_route(const char *text, struct router_result *ret)
                 if (strcmp(word, router_words[i].word) != 0)
                         continue;
 
+                /* "help me with my laptop" is a question, not the command. */
+                if (router_words[i].command == COMMAND_HELP && *rest)
+                        break;
+
                 *ret = (struct router_result){
                         .action = ROUTER_COMMAND,
                         .command = router_words[i].command,

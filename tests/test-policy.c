@@ -88,7 +88,8 @@ static void test_rules_errors(void)
                    "not json\n"
                    "{\"match\": \"x\"}\n"
                    "{\"match\": \"(\", \"regex\": true, \"reply\": \"r\"}\n"
-                   "{\"match\": \"y\", \"reply\": \"r\", \"chats\": [\"nocolon\"]}\n");
+                   "{\"match\": \"y\", \"reply\": \"r\", \"chats\": [\"nocolon\"]}\n"
+                   "{\"match\": \"z\", \"reply\": \"r\", \"colour\": \"blue\"}\n");
 
         CHECK_INT_EQ(make_policy("rules_file = bad.jsonl\n", &p, error), -EINVAL);
         CHECK(p == NULL);
@@ -97,8 +98,10 @@ static void test_rules_errors(void)
                  "%s:3: the rule needs \"reply\", a non-empty string\n"
                  "%s:4: the rule has a \"match\" that is not a valid extended regular "
                  "expression\n"
-                 "%s:5: the rule \"chats\" must be a list of \"adapter:chat\" strings",
-                 path, path, path, path);
+                 "%s:5: the rule \"chats\" must be a list of \"adapter:chat\" strings\n"
+                 "%s:6: the rule has a field other than \"match\", \"reply\", \"regex\" "
+                 "and \"chats\"",
+                 path, path, path, path, path);
         CHECK_STR_EQ(error, expected);
 
         CHECK_INT_EQ(make_policy("rules_file = missing.jsonl\n", &p, error), -ENOENT);

@@ -53,6 +53,7 @@ int main(void)
         check_route("forget about it", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("helpful tips please", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("can you help me", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
+        check_route("Help me with my laptop", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("你好", ROUTER_RESPONDER, COMMAND_HELP, NULL, true);
         check_route("", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
 

@@ -32,3 +32,16 @@ systemd/parleyd.service: $(srcdir)/systemd/parleyd.service.in Makefile
 		$(srcdir)/systemd/parleyd.service.in > $@
 
 .PHONY: install-parleyconf
+
+# The deployment files: tests/test-deploy.sh checks them; they also build
+# the image from a release tarball.
+EXTRA_DIST += Dockerfile .dockerignore docs/deploy.md \
+	deploy/kustomization.yaml deploy/configmap.yaml deploy/secret.yaml \
+	deploy/service.yaml deploy/statefulset.yaml
+
+# Where "make install" puts parleyd and its configuration, for
+# tests/test-deploy.sh to compare with the unit's ExecStart.  Not PARLEY_*,
+# which parleyd would take for configuration keys.
+AM_TESTS_ENVIRONMENT += \
+	parley_sbindir='$(sbindir)'; export parley_sbindir; \
+	parley_sysconfdir='$(sysconfdir)'; export parley_sysconfdir;

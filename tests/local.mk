@@ -8,7 +8,8 @@ TESTS += \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
-	tests/test-reload.sh
+	tests/test-reload.sh \
+	tests/test-deploy.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -20,4 +21,6 @@ EXTRA_DIST += \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
 	tests/test-reload.sh \
+	tests/test-deploy.sh \
+	tests/lib/manifest-facts.py \
 	tests/summary.sh

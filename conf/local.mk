@@ -33,9 +33,10 @@ systemd/parleyd.service: $(srcdir)/systemd/parleyd.service.in Makefile
 
 .PHONY: install-parleyconf
 
-# The deployment files: tests/test-deploy.sh checks them; they also build
-# the image from a release tarball.
-EXTRA_DIST += Dockerfile .dockerignore docs/deploy.md \
+# The deployment files, and quickstart.sh, whose packages the Dockerfile's
+# build stage must install: tests/test-deploy.sh checks them, and the image
+# builds from a release tarball too.
+EXTRA_DIST += Dockerfile .dockerignore docs/deploy.md quickstart.sh \
 	deploy/kustomization.yaml deploy/configmap.yaml deploy/secret.yaml \
 	deploy/service.yaml deploy/statefulset.yaml
 

@@ -147,8 +147,10 @@ done
 
 # The run-time stage has the package of every library the programs link,
 # as this (Debian) machine resolves them.
+# ldconfig is in /sbin, outside a user's PATH on Debian.
+LDCONFIG=$(PATH="$PATH:/sbin:/usr/sbin" command -v ldconfig || true)
 if ! command -v dpkg-query >/dev/null || ! command -v readelf >/dev/null ||
-   ! command -v ldconfig >/dev/null; then
+   [ -z "$LDCONFIG" ]; then
         skip_part "run-time libraries: needs dpkg, readelf (binutils) and ldconfig"
 else
         for prog in "$PARLEYD" "$PARLEY"; do
@@ -156,7 +158,7 @@ else
         done | sort -u > "$TEST_DIR/needed"
         check_range "libraries parleyd and parley link" 8 100 "$(wc -l < "$TEST_DIR/needed")"
         while read -r lib; do
-                path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+                path=$("$LDCONFIG" -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
                 # dpkg knows the path as packaged: /lib/... on merged /usr,
                 # the target of an alternative such as libopenblas.so.0.
                 pkg=$( { dpkg-query -S "$path" || dpkg-query -S "$(readlink -f "$path")"; } \

@@ -44,6 +44,7 @@ else
         check_eq "unit Type" notify "$(unit_key Type)"
         check_eq "unit WatchdogSec" 30s "$(unit_key WatchdogSec)"
         check_eq "unit Restart" on-failure "$(unit_key Restart)"
+        # shellcheck disable=SC2016
         check_eq "unit ExecReload" '/bin/kill -HUP $MAINPID' "$(unit_key ExecReload)"
         check_eq "unit StateDirectory" "$(basename "$STATE_DIR")" "$(unit_key StateDirectory)"
         check_eq "unit ConfigurationDirectory" parley "$(unit_key ConfigurationDirectory)"
@@ -53,7 +54,7 @@ else
         # ExecStart runs the parleyd that "make install" puts in sbindir,
         # with the configuration file that parleyd reads by default.
         if [ -z "${parley_sbindir:-}" ] || [ -z "${parley_sysconfdir:-}" ]; then
-                skip_part "ExecStart: run by make check, which sets parley_sbindir and parley_sysconfdir"
+                skip_part "ExecStart: make check sets parley_sbindir and parley_sysconfdir"
         else
                 conf="$parley_sysconfdir/parley/parleyd.conf"
                 check_eq "unit ExecStart" "$parley_sbindir/parleyd --config $conf" \
@@ -68,7 +69,7 @@ else
         # The sandbox: systemd-analyze scores it from 0 (locked down) to 10.
         version=$(systemd-analyze --version 2>/dev/null | sed -n 's/^systemd \([0-9]*\).*/\1/p')
         if [ -z "$version" ]; then
-                skip_part "unit security: systemd-analyze is not installed (apt-get install systemd)"
+                skip_part "unit security: no systemd-analyze (apt-get install systemd)"
         elif [ "$version" -lt 250 ]; then
                 skip_part "unit security: systemd-analyze $version has no --offline (250 or later)"
         else
@@ -76,7 +77,8 @@ else
                 systemd-analyze security --offline=yes --threshold=15 "$UNIT" \
                         > "$TEST_DIR/security" 2>&1 || status=$?
                 check_eq "systemd-analyze security --threshold=15 exit status" 0 "$status"
-                score=$(sed -n 's/^→ Overall exposure level for parleyd.service: \([0-9.]*\) .*/\1/p' \
+                score=$(sed -n \
+                        's/^→ Overall exposure level for parleyd.service: \([0-9.]*\) .*/\1/p' \
                         "$TEST_DIR/security")
                 echo "exposure score: ${score:-none}" >&2
                 test_checks=$((test_checks + 1))
@@ -111,7 +113,8 @@ check_grep "the image's user has uid $RUN_UID" "useradd .*--uid $RUN_UID " "$TES
 check_eq "Dockerfile VOLUME" "VOLUME $STATE_DIR" "$(grep '^VOLUME ' "$TEST_DIR/runtime")"
 check_eq "Dockerfile EXPOSE" "EXPOSE $HTTP_PORT" "$(grep '^EXPOSE ' "$TEST_DIR/runtime")"
 check_grep "Dockerfile PARLEY_HTTP_PORT" "^ENV .*PARLEY_HTTP_PORT=$HTTP_PORT\\b" "$TEST_DIR/runtime"
-check_grep "Dockerfile PARLEY_HTTP_ADDRESS" "^ENV .*PARLEY_HTTP_ADDRESS=0.0.0.0 " "$TEST_DIR/runtime"
+check_grep "Dockerfile PARLEY_HTTP_ADDRESS" '^ENV .*PARLEY_HTTP_ADDRESS=0\.0\.0\.0\( \|$\)' \
+        "$TEST_DIR/runtime"
 check_grep "Dockerfile CREDENTIALS_DIRECTORY" "^ENV CREDENTIALS_DIRECTORY=/run/secrets$" \
         "$TEST_DIR/runtime"
 check_grep "HEALTHCHECK asks $HEALTH_PATH on the configured port" \
@@ -185,7 +188,8 @@ elif [ "$status" -ne 0 ]; then
 else
         # fact OBJECT PATH: its value ("<missing>" when absent).
         fact() {
-                awk -v k="$1 $2=" 'index($0, k) == 1 { print substr($0, length(k) + 1); f = 1; exit }
+                awk -v k="$1 $2=" '
+                        index($0, k) == 1 { print substr($0, length(k) + 1); f = 1; exit }
                         END { if (!f) print "<missing>" }' "$TEST_DIR/facts"
         }
         check_fact() {
@@ -198,7 +202,8 @@ else
         check_fact $STS kind StatefulSet
         check_fact $STS apiVersion apps/v1
         check_fact $STS spec.replicas 1
-        check_eq "containers in the pod" 1 "$(grep -c "^$STS $POD.spec.containers\[[^]]*\].name=" "$TEST_DIR/facts")"
+        check_eq "containers in the pod" 1 \
+                "$(grep -c "^$STS $POD.spec.containers\[[^]]*\].name=" "$TEST_DIR/facts")"
 
         # The database's volume.
         check_fact $STS "spec.volumeClaimTemplates[0].metadata.name" state
@@ -245,9 +250,13 @@ else
                 > "$TEST_DIR/parleyd.conf"; then
                 # No adapter is enabled in the example (it needs tokens); the
                 # console stands in for one.
-                env $(awk -v k="$STS $C.env[PARLEY_" 'index($0, k) == 1 &&
-                        /\]\.value=/ { s = substr($0, length(k) - 6); sub(/\]\.value=/, "=", s); print s }' \
-                        "$TEST_DIR/facts") PARLEY_CONSOLE_ENABLED=true \
+                # shellcheck disable=SC2046
+                env $(awk -v k="$STS $C.env[PARLEY_" '
+                        index($0, k) == 1 && /\]\.value=/ {
+                                s = substr($0, length(k) - 6)
+                                sub(/\]\.value=/, "=", s)
+                                print s
+                        }' "$TEST_DIR/facts") PARLEY_CONSOLE_ENABLED=true \
                         "$PARLEYD" --config "$TEST_DIR/parleyd.conf" --check-config \
                         > "$TEST_DIR/check-config" 2>&1 || status=$?
                 check_eq "parleyd --check-config on the ConfigMap's parleyd.conf" \
@@ -285,7 +294,8 @@ else
 
         # kustomization.yaml lists files that exist, and not the Secret's
         # placeholders, which would overwrite real tokens at every apply.
-        sed -n 's/^Kustomization\/- resources\[[0-9]*\]=//p' "$TEST_DIR/facts" > "$TEST_DIR/resources"
+        sed -n 's/^Kustomization\/- resources\[[0-9]*\]=//p' "$TEST_DIR/facts" \
+                > "$TEST_DIR/resources"
         check_set "kustomization resources" "configmap.yaml service.yaml statefulset.yaml" \
                 "$(cat "$TEST_DIR/resources")"
         while read -r f; do

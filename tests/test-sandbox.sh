@@ -136,4 +136,21 @@ while read -r path; do
         esac
 done < "$TEST_DIR/written"
 
+# What the sandbox hides: PrivateDevices= leaves a few devices in /dev, and
+# ProcSubset=pid (if the unit sets it) leaves only the processes in /proc.
+grep -E ' (open|openat)\(' "$TEST_DIR/trace" | grep -o '"/\(dev\|proc\)/[^"]*"' | tr -d '"' |
+        sort -u > "$TEST_DIR/special"
+check_grep "parleyd read /proc/cpuinfo (OpenBLAS's kernels)" "^/proc/cpuinfo$" "$TEST_DIR/special"
+subset=$(sed -n 's/^ProcSubset=//p' "$UNIT")
+while read -r path; do
+        test_checks=$((test_checks + 1))
+        case "$path" in
+        /dev/null|/dev/zero|/dev/full|/dev/random|/dev/urandom|/dev/tty|/dev/shm/*) ;;
+        /dev/*) fail "parleyd opened $path, which PrivateDevices=yes hides" ;;
+        /proc/self/*|/proc/thread-self/*|/proc/[0-9]*) ;;
+        /proc/*) [ "$subset" != pid ] ||
+                fail "parleyd opened $path, which the unit's ProcSubset=pid hides" ;;
+        esac
+done < "$TEST_DIR/special"
+
 test_finish

@@ -9,7 +9,9 @@ TESTS += \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
 	tests/test-reload.sh \
-	tests/test-health.py
+	tests/test-health.py \
+	tests/test-deploy.sh \
+	tests/test-sandbox.sh
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -22,4 +24,7 @@ EXTRA_DIST += \
 	tests/test-mainjob.sh \
 	tests/test-reload.sh \
 	tests/test-health.py \
+	tests/test-deploy.sh \
+	tests/test-sandbox.sh \
+	tests/lib/manifest-facts.py \
 	tests/summary.sh

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "matvec.h"
 #include "parallel.h"
 #include "random.h"
 #include "seq2seq.h"
@@ -315,6 +316,11 @@ static void dense_forward(const float *weight, const float *bias, int V, int H, 
         for (int r = 0; r < rows; r++)
                 memcpy(logits + (size_t)r * V, bias, sizeof(float) * V);
 
+        /* one row or a beam: no packing, the weights read once (matvec.h) */
+        if (rows <= MATVEC_ROWS_MAX) {
+                matvec_rows_add(weight, V, H, x, rows, logits);
+                return;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, H, 1.0f, x, H, weight, H,
                     1.0f, logits, V);
 }

@@ -7,6 +7,7 @@
  * baseline target, and the CPU picks at run time. */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,7 +81,7 @@ INLINE void block_4x1(const float *w, int in, const float *x, float *y)
 
 /* The same for two input rows: ya[i] += w[i, :] . xa, yb[i] += w[i, :] . xb. */
 INLINE void block_4x2(const float *w, int in, const float *xa, const float *xb, float *ya,
-                      float *yb)
+                      float *yb, bool prefetch)
 {
         const float *w1 = w + in, *w2 = w1 + in, *w3 = w2 + in;
         vec8 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
@@ -89,6 +90,15 @@ INLINE void block_4x2(const float *w, int in, const float *xa, const float *xb, 
 
         for (; k + 8 <= in; k += 8) {
                 vec8 u = vec8_load(xa + k), v = vec8_load(xb + k), q;
+
+                /* the next block's weights, a line per row every other
+                 * step, while these come from L1 */
+                if (prefetch && (k & 8) == 0) {
+                        __builtin_prefetch(w + 4 * (size_t)in + k);
+                        __builtin_prefetch(w1 + 4 * (size_t)in + k);
+                        __builtin_prefetch(w2 + 4 * (size_t)in + k);
+                        __builtin_prefetch(w3 + 4 * (size_t)in + k);
+                }
 
                 q = vec8_load(w + k);
                 a0 += q * u;
@@ -136,7 +146,8 @@ INLINE void kernel(const float *weight, int out, int in, const float *x, int row
 
                 for (; r + 2 <= rows; r += 2)
                         block_4x2(w, in, x + (size_t)r * in, x + (size_t)(r + 1) * in,
-                                  y + (size_t)r * out + j, y + (size_t)(r + 1) * out + j);
+                                  y + (size_t)r * out + j, y + (size_t)(r + 1) * out + j,
+                                  r == 0 && j + 8 <= out);
                 if (r < rows)
                         block_4x1(w, in, x + (size_t)r * in, y + (size_t)r * out + j);
         }

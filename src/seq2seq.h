@@ -131,8 +131,11 @@ int seq2seq_forward(const struct seq2seq *m, struct seq2seq_workspace *w,
                     const struct seq2seq_batch *batch, float dropout, uint64_t dropout_seed,
                     struct seq2seq_loss *ret);
 
-/* The logits of the last forward pass: [Td, B, V] for its Td and B. */
-const float *seq2seq_workspace_logits(const struct seq2seq_workspace *w);
+/* The logits of the last forward pass: [Td, B, V] for its Td and B, at the
+ * real positions (t < target_lengths[b]); rows of padded positions are
+ * unspecified, as the output layer runs only on the real ones.  Call
+ * between seq2seq_forward() and seq2seq_backward(). */
+const float *seq2seq_workspace_logits(struct seq2seq_workspace *w);
 
 /* Backward pass for the batch of the last seq2seq_forward() on w, of the
  * loss averaged over its real target tokens; accumulates into

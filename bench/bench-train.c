@@ -52,12 +52,17 @@ struct bench {
         size_t n, capacity;
 };
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_s(void)
+{
+        return clock_s(CLOCK_MONOTONIC);
 }
 
 static int on_pair(const struct corpus_pair *p, void *userdata)
@@ -180,6 +185,7 @@ int main(int argc, char **argv)
         int32_t *source, *target_in, *target_out;
         int source_lengths[BATCH], target_lengths[BATCH];
         double t_forward = 0, t_backward = 0, t_update = 0, flops[SHAPES] = { 0 };
+        double t_cpu = 0;       /* CPU time of the process over the timed steps */
         long tokens = 0, target_tokens = 0, target_positions = 0;
         json_object *dump = json_object_new_array();
         double rate[SHAPES], ideal = 0, flops_all = 0;
@@ -252,7 +258,7 @@ int main(int argc, char **argv)
                 struct pair *rows[BATCH];
                 struct seq2seq_batch batch = { .size = BATCH };
                 struct seq2seq_loss loss;
-                double t0, t1, t2, t3;
+                double t0, t1, t2, t3, cpu0;
                 bool timed = s >= WARMUP_STEPS;
 
                 for (int i = 0; i < BATCH; i++) {
@@ -285,6 +291,7 @@ int main(int argc, char **argv)
                 batch.target_lengths = target_lengths;
 
                 t0 = now_s();
+                cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
                 seq2seq_gradients_zero(m);
                 if (seq2seq_forward(m, w, &batch, 0.2f, (uint64_t)s, &loss) < 0)
                         return 1;
@@ -301,6 +308,7 @@ int main(int argc, char **argv)
                 t_forward += t1 - t0;
                 t_backward += t2 - t1;
                 t_update += t3 - t2;
+                t_cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
                 step_flops(&batch, flops);
                 for (int i = 0; i < BATCH; i++)
                         tokens += source_lengths[i] + target_lengths[i];
@@ -354,6 +362,9 @@ int main(int argc, char **argv)
                        "above they would take %.0f%% of the step time (%.1f GFLOP/s)\n",
                        flops_all / total / 1e9, 100.0 * ideal / total,
                        flops_all / ideal / 1e9);
+                printf("parley: on CPU %.1f ms/step, all threads (spinning BLAS threads "
+                       "included; less sensitive than the wall clock to a shared machine)\n",
+                       t_cpu / steps * 1e3);
                 printf("parley: target side %.0f%% padding (%ld real tokens in %ld "
                        "positions)\n", 100.0 * (target_positions - target_tokens) /
                        target_positions, target_tokens, target_positions);

@@ -11,8 +11,10 @@
  * replies of that length, and per token.  Prints the median and 90th
  * percentile of the wall-clock time, and the median CPU time, of REPLIES
  * greedy and beam-5 replies through decoder_reply() (tokenising the
- * prompt, encoding, decoding, joining the reply), then replies/s for
- * batches of 1, 8 and 32 prompts through decoder_reply_batch(). */
+ * prompt, encoding, decoding, joining the reply), with the output layer
+ * in float and then in half precision (seq2seq_half_output_enable(), what
+ * decoder_model_load() sets up), then replies/s for batches of 1, 8 and 32
+ * prompts through decoder_reply_batch() in half precision. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -219,10 +221,25 @@ int main(int argc, char **argv)
                !coretype ? "" : reexecuted ? " (set by blas_setup()'s re-execution)" :
                                              " (set by the caller)");
 
+        printf("output layer in float:\n");
         r = latency("greedy", m, v, &o, replies);
         if (r >= 0) {
                 o.method = DECODER_BEAM;
                 o.beam_width = 5;
+                r = latency("beam 5", m, v, &o, replies);
+        }
+
+        /* as decoder_model_load() sets a model up: parley reply, chat and
+         * the daemon decode like this */
+        if (r >= 0)
+                r = seq2seq_half_output_enable(m);
+        if (r >= 0) {
+                printf("output layer in half precision (as decoder_model_load() sets up):\n");
+                o.method = DECODER_GREEDY;
+                r = latency("greedy", m, v, &o, replies);
+        }
+        if (r >= 0) {
+                o.method = DECODER_BEAM;
                 r = latency("beam 5", m, v, &o, replies);
         }
 

@@ -17,6 +17,8 @@
 #ifndef PARLEY_MATVEC_H
 #define PARLEY_MATVEC_H
 
+#include <stdint.h>
+
 /* Up to this many rows, matvec_rows_add() beats cblas_sgemm (measured on
  * the seed sizes, docs/performance.md). */
 #define MATVEC_ROWS_MAX 8
@@ -25,5 +27,14 @@
  *   weight: [out, in] row-major; x: [rows, in]; y: [rows, out].
  * Allocation-free; any rows >= 0, though meant for rows <= MATVEC_ROWS_MAX. */
 void matvec_rows_add(const float *weight, int out, int in, const float *x, int rows, float *y);
+
+/* The same with the weights in IEEE binary16 (half precision), read at
+ * half the bytes; products and sums in float. */
+void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
+                          float *y);
+
+/* f rounded to the nearest binary16, ties to even: +-inf past 65504,
+ * subnormals below 2^-14, nan stays nan. */
+uint16_t matvec_half_from_float(float f);
 
 #endif

@@ -218,6 +218,7 @@ void seq2seq_free(struct seq2seq *m)
 
         free(m->parameters);
         free(m->gradients);
+        free(m->out_weight_half);
         free(m);
 }
 
@@ -1077,8 +1078,30 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         }
 
         /* logits [B, V] */
+        if (m->out_weight_half) {
+                for (int b = 0; b < B; b++)
+                        memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,
+                               sizeof(float) * c->vocab_size);
+                matvec_half_rows_add(m->out_weight_half, c->vocab_size, H, input, B, logits);
+                return 0;
+        }
         dense_forward(m->weights.out_weight, m->weights.out_bias, c->vocab_size, H, B, input,
                       logits);
+        return 0;
+}
+
+int seq2seq_half_output_enable(struct seq2seq *m)
+{
+        size_t n = (size_t)m->config.vocab_size * m->config.hidden_size;
+
+        if (!m->out_weight_half) {
+                m->out_weight_half = malloc(n * sizeof(uint16_t));
+                if (!m->out_weight_half)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n; i++)
+                m->out_weight_half[i] = matvec_half_from_float(m->weights.out_weight[i]);
         return 0;
 }
 

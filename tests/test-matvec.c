@@ -34,9 +34,12 @@ static void fill_integers(struct random *rng, float *p, size_t n)
 }
 
 /* Returns the number of entries of y that differ from the reference by
- * more than tol (relative to the sum of absolute products). */
-static int compare(int out, int in, int rows, bool integers, double tol, struct random *rng)
+ * more than tol (relative to the sum of absolute products).  half: the
+ * kernel reads the weights as binary16 (exact for the integers). */
+static int compare(int out, int in, int rows, bool integers, double tol, bool half,
+                   struct random *rng)
 {
+        uint16_t *w16 = malloc(sizeof(uint16_t) * out * in);
         float *w = malloc(sizeof(float) * out * in), *x = malloc(sizeof(float) * rows * in + 1);
         float *y = malloc(sizeof(float) * rows * out + 1);
         double *want = malloc(sizeof(double) * rows * out + 1);
@@ -57,7 +60,13 @@ static int compare(int out, int in, int rows, bool integers, double tol, struct 
                 want[i] = y[i];
         }
 
-        matvec_rows_add(w, out, in, x, rows, y);
+        if (half) {
+                for (int i = 0; i < out * in; i++)
+                        w16[i] = matvec_half_from_float(w[i]);
+                matvec_half_rows_add(w16, out, in, x, rows, y);
+        } else {
+                matvec_rows_add(w, out, in, x, rows, y);
+        }
         reference(w, out, in, x, rows, want);
 
         for (int i = 0; i < rows * out; i++) {
@@ -69,6 +78,7 @@ static int compare(int out, int in, int rows, bool integers, double tol, struct 
         }
 
         free(w);
+        free(w16);
         free(x);
         free(y);
         free(want);
@@ -97,12 +107,39 @@ int main(void)
         random_init(&rng, 7);
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
                 for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
-                        for (int rows = 1; rows <= MATVEC_ROWS_MAX + 1; rows++)
-                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0, &rng), 0);
+                        for (int rows = 1; rows <= MATVEC_ROWS_MAX + 1; rows++) {
+                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0, false,
+                                                     &rng), 0);
+                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0, true,
+                                                     &rng), 0);
+                        }
 
-        /* real-valued: within float rounding of a sum of in products */
-        for (int rows = 1; rows <= MATVEC_ROWS_MAX; rows++)
-                CHECK_INT_EQ(compare(1000, 256, rows, false, 1e-7, &rng), 0);
+        /* real-valued: within float rounding of a sum of in products, and
+         * for half weights within their rounding, 2^-11 of each product */
+        for (int rows = 1; rows <= MATVEC_ROWS_MAX; rows++) {
+                CHECK_INT_EQ(compare(1000, 256, rows, false, 1e-7, false, &rng), 0);
+                CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, true, &rng), 0);
+        }
+
+        /* binary16 rounding, to nearest and ties to even */
+        CHECK_INT_EQ(matvec_half_from_float(1.0f), 0x3c00);
+        CHECK_INT_EQ(matvec_half_from_float(-2.0f), 0xc000);
+        CHECK_INT_EQ(matvec_half_from_float(0.0f), 0x0000);
+        CHECK_INT_EQ(matvec_half_from_float(-0.0f), 0x8000);
+        CHECK_INT_EQ(matvec_half_from_float(1.0f + 0x1p-11f), 0x3c00);         /* tie: even */
+        CHECK_INT_EQ(matvec_half_from_float(1.0f + 3 * 0x1p-11f), 0x3c02);     /* tie: even */
+        CHECK_INT_EQ(matvec_half_from_float(1.0f + 0x1p-10f), 0x3c01);
+        CHECK_INT_EQ(matvec_half_from_float(0.1f), 0x2e66);
+        CHECK_INT_EQ(matvec_half_from_float(65504.0f), 0x7bff);
+        CHECK_INT_EQ(matvec_half_from_float(65519.0f), 0x7bff);
+        CHECK_INT_EQ(matvec_half_from_float(65520.0f), 0x7c00);               /* to inf */
+        CHECK_INT_EQ(matvec_half_from_float(-1e6f), 0xfc00);
+        CHECK_INT_EQ(matvec_half_from_float(0x1p-14f), 0x0400);               /* least normal */
+        CHECK_INT_EQ(matvec_half_from_float(0x1p-24f), 0x0001);               /* least subnormal */
+        CHECK_INT_EQ(matvec_half_from_float(0x1p-25f), 0x0000);               /* tie: even */
+        CHECK_INT_EQ(matvec_half_from_float(3 * 0x1p-25f), 0x0002);           /* tie: even */
+        CHECK_INT_EQ(matvec_half_from_float(__builtin_inff()), 0x7c00);
+        CHECK_INT_EQ(matvec_half_from_float(__builtin_nanf("")) & 0x7e00, 0x7e00);
 
         return test_finish();
 }

@@ -1078,7 +1078,9 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         }
 
         /* logits [B, V] */
-        if (m->out_weight_half) {
+        /* up to MATVEC_ROWS_MAX rows the weights' bytes bound the step;
+         * past that, sgemm on the float weights is faster */
+        if (m->out_weight_half && B <= MATVEC_ROWS_MAX) {
                 for (int b = 0; b < B; b++)
                         memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,
                                sizeof(float) * c->vocab_size);

@@ -180,8 +180,10 @@ int seq2seq_state_reorder(struct seq2seq_state *s, const int *rows, int batch);
 
 /* Keeps a binary16 (IEEE half precision) copy of the output layer's
  * weights, which seq2seq_decode_step() then reads instead of the float
- * ones, for any number of rows: the largest matrix at half the memory
- * traffic, a decoding step about a third faster at the seed sizes.  Each
+ * ones for steps of up to MATVEC_ROWS_MAX (8) rows: the largest matrix at
+ * half the memory traffic (docs/performance.md has the figures).  Steps
+ * of more rows are bound by arithmetic, not memory, and use sgemm on the
+ * float weights.  Each
  * weight is rounded to the nearest half (relative error at most 2^-11 for
  * weights in [2^-14, 65504]), so a logit moves by at most
  * 2^-11 sum_k |W[v, k] h[k]| plus float rounding; products and sums stay

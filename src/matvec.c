@@ -20,7 +20,9 @@ typedef float vec8 __attribute__((vector_size(32)));
 
 /* The helpers below pass vec8 by value; they are always inlined, so no
  * call ever crosses the ABI that GCC warns about for the baseline build. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 

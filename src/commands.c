@@ -137,7 +137,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  search     find your earlier messages here (example: search invoice)\n"
                 "  history    the last exchanges here (example: history 5)\n"
                 "  timezone   show or set your time zone (example: timezone Europe/Berlin)\n"
-                "  forget me  erase your messages, reminders and settings (example: forget me)\n"
+                "  forget me  erase your messages, reminders and settings (asks first)\n"
                 "  help       this list (example: help)";
         static const char help_zh[] =
                 "我可以回答问题，也支持以下命令：\n"
@@ -148,7 +148,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  搜索      查找你在这里发过的消息（例如：搜索 发票）\n"
                 "  历史      最近的几轮对话（例如：历史 5）\n"
                 "  时区      查看或设置时区（例如：时区 Asia/Shanghai）\n"
-                "  忘记我    删除你的消息、提醒和设置（例如：忘记我）\n"
+                "  忘记我    删除你的消息、提醒和设置（会先确认）\n"
                 "  帮助      显示这份列表（例如：帮助）";
 
         return reply_simple(out, chinese ? help_zh : help_en);
@@ -440,12 +440,20 @@ finish:
         return r;
 }
 
-static int command_forget(const struct command_context *ctx, bool chinese,
+static int command_forget(const struct command_context *ctx, const char *args, bool chinese,
                           struct command_outcome *out)
 {
         struct store_forget_counts counts;
         char text[256];
         int r;
+
+        /* Erasing cannot be undone: it takes a second, explicit message. */
+        if (strcmp(args, "confirm") != 0)
+                return reply_simple(out, lang(chinese, "This erases all your messages, reminders "
+                                                       "and settings here, and cannot be undone. "
+                                                       "To go ahead, send: forget me confirm",
+                                              "这将删除你在这里的全部消息、提醒和设置，且无法恢复。"
+                                              "确定的话请发送：确认忘记我"));
 
         r = store_user_forget(ctx->store, ctx->adapter, ctx->account, ctx->user_id, &counts);
         if (r < 0)
@@ -528,7 +536,7 @@ int command_run(const struct command_context *ctx, const struct router_result *r
                 r = command_history(ctx, args, zh, &out);
                 break;
         case COMMAND_FORGET:
-                r = command_forget(ctx, zh, &out);
+                r = command_forget(ctx, args, zh, &out);
                 break;
         case COMMAND_TIMEZONE:
                 r = command_timezone(ctx, args, zh, &out);

@@ -87,7 +87,7 @@ say "what is the capital of peru?"
 say "remind me in 10 minutes to stretch"
 wait_for_line "$TEST_DIR/out" "^OK, reminder 1" 30
 say "search peru"
-say "forget me"
+say "forget me confirm"
 wait_for_lines "$TEST_DIR/out" 4 30
 kill -HUP "$daemon"
 wait_for_line "$TEST_DIR/err" "reload: .*model.safetensors" 30

@@ -44,3 +44,4 @@ include $(srcdir)/src/metrics.mk
 include $(srcdir)/src/model.mk
 include $(srcdir)/src/remind.mk
 include $(srcdir)/src/decode.mk
+include $(srcdir)/src/net.mk

@@ -43,7 +43,6 @@
 #include "strmap.h"
 
 #define MATRIX_API "/_matrix/client/v3"
-#define MATRIX_SYNC_MARGIN_MS (15 * 1000)       /* beyond the poll's timeout */
 #define MATRIX_CALL_TIMEOUT_MS (30 * 1000)      /* calls other than /sync */
 #define MATRIX_SYNC_RESPONSE_MAX (64 * 1024 * 1024)
 #define MATRIX_RETRY_INITIAL_MS 1000
@@ -1447,7 +1446,9 @@ static void matrix_phase_run(struct matrix *m)
                                       "&filter=%s%s%s", cursor ? m->sync_timeout_ms : 0,
                                       m->filter_param, cursor ? "&since=" : "", since) < 0)
                         path = NULL;
-                timeout_ms = (cursor ? m->sync_timeout_ms : 0) + MATRIX_SYNC_MARGIN_MS;
+                /* A poll not answered by then is abandoned and started
+                 * again: a dead connection must not stall receiving. */
+                timeout_ms = m->sync_timeout_ms * 3 / 2 + 2000;
                 max_bytes = MATRIX_SYNC_RESPONSE_MAX;
                 done = matrix_on_sync;
                 break;

@@ -40,6 +40,7 @@
 #include "http.h"
 #include "log.h"
 #include "macro.h"
+#include "matrix-split.h"
 #include "strmap.h"
 
 #define MATRIX_API "/_matrix/client/v3"
@@ -51,9 +52,6 @@
 #define MATRIX_JOIN_WINDOW_MS (5 * 60 * 1000)   /* retrying a 403 after an invite */
 #define MATRIX_FAILED_RETRY_MS (60 * 1000)      /* sends while the adapter is failed */
 #define MATRIX_NOT_READY_RETRY_MS 2000          /* sends before the login finished */
-/* A part's body as JSON text stays under the 65,536-byte event limit with
- * room for the rest of the event. */
-#define MATRIX_BODY_MAX_BYTES 60000
 #define MATRIX_RECENT_MAX 256                   /* own event ids kept for replies */
 #define MATRIX_TOKEN_MAX 4096
 #define MATRIX_SESSION_FILE "matrix-session.json"
@@ -1538,94 +1536,6 @@ static void matrix_send_unlink(struct matrix_send *s)
                 s->next->prev = s->prev;
 }
 
-/* The bytes c takes inside a JSON string. */
-static size_t json_char_cost(unsigned char c)
-{
-        if (c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' || c == '\b' ||
-            c == '\f')
-                return 2;
-        return c < 0x20 ? 6 : 1;
-}
-
-static bool is_utf8_continuation(unsigned char c)
-{
-        return (c & 0xc0) == 0x80;
-}
-
-/* Where to end a part that may reach at most text + limit: after the last
- * paragraph break, else sentence end, else blank, in the window's second
- * half; else at limit, never inside a UTF-8 sequence. */
-static size_t body_break(const char *text, size_t limit)
-{
-        static const char *const sentence_ends[] = { ". ", "! ", "? ", ".\n", "!\n", "?\n",
-                                                     "\xe3\x80\x82", "\xef\xbc\x81",
-                                                     "\xef\xbc\x9f" };
-        size_t half = limit / 2;
-
-        for (size_t i = limit; i > half; i--)
-                if (text[i - 1] == '\n' && i >= 2 && text[i - 2] == '\n')
-                        return i;
-        for (size_t i = limit; i > half; i--)
-                for (size_t k = 0; k < ELEMENTSOF(sentence_ends); k++) {
-                        size_t l = strlen(sentence_ends[k]);
-
-                        if (i >= l && memcmp(text + i - l, sentence_ends[k], l) == 0)
-                                return i;
-                }
-        for (size_t i = limit; i > half; i--)
-                if (text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == '\t')
-                        return i;
-        while (limit > 0 && is_utf8_continuation((unsigned char)text[limit]))
-                limit--;
-        return limit;
-}
-
-/* Splits text into parts whose JSON-escaped length is at most max_cost,
- * trimmed of the blanks at the cut. */
-static int body_split(const char *text, size_t max_cost, char ***ret_parts, size_t *ret_n)
-{
-        char **parts = NULL;
-        size_t n = 0;
-        const char *p = text;
-
-        while (*p) {
-                size_t cost = 0, fit = 0, end, len;
-                char **grown;
-
-                while (p[fit] && cost + json_char_cost((unsigned char)p[fit]) <= max_cost)
-                        cost += json_char_cost((unsigned char)p[fit++]);
-                end = p[fit] ? body_break(p, fit) : fit;
-                if (end == 0)           /* one character over the limit cannot happen */
-                        end = fit;
-                len = end;
-                while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\n' ||
-                                   p[len - 1] == '\t'))
-                        len--;
-
-                if (len > 0) {
-                        grown = realloc(parts, (n + 1) * sizeof(*grown));
-                        if (!grown)
-                                goto fail;
-                        parts = grown;
-                        parts[n] = strndup(p, len);
-                        if (!parts[n])
-                                goto fail;
-                        n++;
-                }
-                p += end;
-                p += strspn(p, " \n\t");
-        }
-
-        *ret_parts = parts;
-        *ret_n = n;
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                free(parts[i]);
-        free(parts);
-        return -ENOMEM;
-}
-
 static int matrix_send_part(struct matrix_send *s);
 
 static void matrix_on_sent(void *userdata, int r, const struct http_response *resp)
@@ -1784,7 +1694,7 @@ static int matrix_send(void *state, const struct adapter_outgoing *out)
                 matrix_send_free(s);
                 return -ENOMEM;
         }
-        r = body_split(out->text, MATRIX_BODY_MAX_BYTES, &s->parts, &s->n_parts);
+        r = matrix_body_split(out->text, MATRIX_BODY_MAX_BYTES, &s->parts, &s->n_parts);
         if (r < 0) {
                 matrix_send_free(s);
                 return r;

@@ -344,6 +344,7 @@ static int matrix_call(struct matrix *m, const char *method, const char *path,
 {
         _cleanup_free_ char *url = NULL, *auth = NULL;
         const char *headers[3] = { "Content-Type: application/json", NULL, NULL };
+        int r;
         const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE)
                                 : NULL;
@@ -356,7 +357,7 @@ static int matrix_call(struct matrix *m, const char *method, const char *path,
                 headers[1] = auth;
         }
 
-        return http_request_start(m->http, &(struct http_request){
+        r = http_request_start(m->http, &(struct http_request){
                 .method = method,
                 .url = url,
                 .headers = headers,
@@ -365,6 +366,9 @@ static int matrix_call(struct matrix *m, const char *method, const char *path,
                 .timeout_ms = timeout_ms,
                 .max_response_bytes = max_bytes,
         }, done, userdata, ret_call);
+        if (auth)
+                explicit_bzero(auth, strlen(auth));
+        return r;
 }
 
 /* ---- configuration ---- */
@@ -1156,9 +1160,11 @@ static size_t matrix_address_prefix(const struct matrix *m, const char *text)
         char localpart[256];
         const char *colon = strchr(m->user_id, ':');
 
-        snprintf(localpart, sizeof(localpart), "%.*s", (int)(colon - m->user_id - 1),
-                 m->user_id + 1);
-        names[2] = localpart;
+        if (colon && colon > m->user_id + 1) {
+                snprintf(localpart, sizeof(localpart), "%.*s", (int)(colon - m->user_id - 1),
+                         m->user_id + 1);
+                names[2] = localpart;
+        }
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 size_t len = names[i] ? strlen(names[i]) : 0, end;
@@ -1196,6 +1202,26 @@ static bool matrix_mentions_bot(const struct matrix *m, json_object *content, co
         if (html && asprintf(&pill, "matrix.to/#/%s", m->user_id) < 0)
                 pill = NULL;
         return pill && strstr(html, pill);
+}
+
+/* Length of a reply fallback ("> <@user> quoted line" lines and a blank
+ * line) that older clients put before the text of a reply, or 0. */
+static size_t matrix_reply_fallback(const char *body)
+{
+        const char *p = body;
+
+        if (strncmp(p, "> ", 2) != 0)
+                return 0;
+        while (*p == '>') {
+                const char *nl = strchr(p, '\n');
+
+                if (!nl)
+                        return 0;
+                p = nl + 1;
+        }
+        if (*p != '\n')
+                return 0;
+        return (size_t)(p + 1 - body);
 }
 
 /* Adds the timeline events of one joined room that are questions to msgs. */
@@ -1247,6 +1273,8 @@ static int matrix_room_collect(struct matrix *m, const char *room_id, json_objec
                         continue;
                 }
 
+                if (reply_to)
+                        body += matrix_reply_fallback(body);
                 addressed = matrix_mentions_bot(m, content, body) ||
                             (reply_to && matrix_is_own_event(m, reply_to));
                 prefix = addressed ? matrix_address_prefix(m, body) : 0;

@@ -214,9 +214,16 @@ def main_run(tmp):
     time.sleep(0.5)
     check("own, notice, edit and unaddressed group messages ignored",
           len(fake.bot_events()) == n_before + 2, f"{len(fake.bot_events()) - n_before} new")
+    check("reply to the addressed message only", len(r2 or []) == 1)
     if r2:
         check("mention stripped before the command",
               r2[0]["content"]["body"].startswith("I answer questions"))
+        # A reply to the bot addresses it; the quoted fallback is no text.
+        q2b = fake.say("!group:fake", f"> <{BOT}> I answer questions\n\nhelp",
+                       **{"m.relates_to": {"m.in_reply_to": {"event_id": r2[0]["event_id"]}}})
+        r2b = wait_until("reply to a reply", lambda: reply_of(fake, q2b))
+        check("reply fallback removed", r2b and
+              r2b[0]["content"]["body"].startswith("I answer questions"), repr(r2b))
 
     # The invited room works.
     q3 = fake.say("!inv:fake", "hello")

@@ -154,7 +154,9 @@ def main_run(tmp):
     fake.ctl("invite", {"room_id": "!inv:fake", "inviter": ALICE, "invitee": BOT,
                         "is_direct": True})
     fake.ctl("fault", {"path": "/join", "kind": "403"})
-    conf = write_conf(tmp, fake, f"access_token_file = {token_file}\n")
+    fake.ctl("invite", {"room_id": "!evil:fake", "inviter": "@eve:evil", "invitee": BOT})
+    conf = write_conf(tmp, fake, f"access_token_file = {token_file}\n"
+                      "allowed_inviters = @alice:fake, :friendly\n")
     db = os.path.join(tmp, "state", "parley.db")
 
     d = Daemon(tmp, conf, "run1")
@@ -181,6 +183,9 @@ def main_run(tmp):
     check("join path", joins[-1]["path"] == "/_matrix/client/v3/join/!inv:fake")
     check("join waited for the backoff", joins[1]["time"] - joins[0]["time"] >= 0.9,
           f"{joins[1]['time'] - joins[0]['time']:.2f}")
+    check("invite from outside allowed_inviters declined",
+          wait_until("leave", lambda: fake.log("/_matrix/client/v3/rooms/!evil:fake/leave")))
+    check("and not joined", not fake.log("/_matrix/client/v3/join/!evil:fake"))
     direct = wait_until("m.direct updated",
                         lambda: fake.log("/_matrix/client/v3/user/@parley:fake/account_data/"
                                          "m.direct", "PUT"))
@@ -396,7 +401,35 @@ def bad_token_run(tmp):
     fake.stop()
 
 
-for run in (main_run, crash_run, bad_token_run):
+def config_run(tmp):
+    """Configuration mistakes stop parleyd with the key and file named."""
+    conf = os.path.join(tmp, "parleyd.conf")
+    cases = [
+        ("", "homeserver_url is required"),
+        ("homeserver_url = ftp://x\naccess_token_file = /nonexistent\n",
+         "homeserver_url must start with https://"),
+        ("homeserver_url = http://127.0.0.1:9\n",
+         "needs access_token_file, the systemd credential matrix-token, or password_file"),
+        ("homeserver_url = http://127.0.0.1:9\naccess_token_file = /nonexistent/token\n",
+         "cannot read the access token from /nonexistent/token"),
+        ("homeserver_url = http://127.0.0.1:9\nuser_id = parley\n",
+         "user_id 'parley' is not a full Matrix user id"),
+        ("homeserver_url = http://127.0.0.1:9\npassword_file = pw\n",
+         "password_file needs user_id"),
+        ("homeserver_url = http://127.0.0.1:9\naccess_token_file = tok\n"
+         "allowed_inviters = alice\n", "allowed_inviters: 'alice' is neither"),
+    ]
+    with open(os.path.join(tmp, "tok"), "w") as f:
+        f.write("syt_x\n")
+    for extra, wanted in cases:
+        with open(conf, "w") as f:
+            f.write(f"[parleyd]\nstate_dir = {tmp}/state\n[matrix]\nenabled = true\n{extra}")
+        p = subprocess.run([PARLEYD, "--config", conf, "--foreground"], capture_output=True,
+                           text=True, timeout=10, env=dict(os.environ, CREDENTIALS_DIRECTORY=""))
+        check(f"refused: {wanted}", p.returncode != 0 and wanted in p.stderr, p.stderr)
+
+
+for run in (config_run, main_run, crash_run, bad_token_run):
     with tempfile.TemporaryDirectory() as tmp:
         before = failures
         try:

@@ -1502,9 +1502,11 @@ static int matrix_start(void *state)
         struct matrix *m = state;
         int r;
 
-        r = http_client_new(m->loop, &m->http);
-        if (r < 0)
-                return r;
+        if (!m->http) {
+                r = http_client_new(m->loop, &m->http);
+                if (r < 0)
+                        return r;
+        }
         uv_timer_init(m->loop, &m->retry_timer);
         m->retry_timer.data = m;
         m->open_handles++;
@@ -1697,10 +1699,16 @@ static int matrix_send(void *state, const struct adapter_outgoing *out)
                                   MATRIX_FAILED_RETRY_MS, "the Matrix adapter has stopped");
                 return 0;
         }
-        if (!m->token || !m->http) {
+        if (!m->token) {
                 adapter_send_done(m->adapter, out->id, ADAPTER_SEND_RETRY, NULL,
                                   MATRIX_NOT_READY_RETRY_MS, "not logged in yet");
                 return 0;
+        }
+        /* The core sends the last run's replies before start(). */
+        if (!m->http) {
+                r = http_client_new(m->loop, &m->http);
+                if (r < 0)
+                        return r;
         }
         if (!out->idempotency_key || !*out->idempotency_key) {
                 adapter_send_done(m->adapter, out->id, ADAPTER_SEND_REJECTED, NULL, 0,
@@ -1772,18 +1780,19 @@ static void matrix_close(void *state)
         if (m->closed)
                 return;
         m->closed = true;
-        if (!m->started) {
-                matrix_release(m);
-                return;
-        }
 
         while (m->joins)
                 matrix_join_finish(m->joins);
-        uv_close((uv_handle_t *)&m->retry_timer, matrix_on_retry_timer_closed);
-        /* Cancels the sends in flight; their outbox rows stay pending. */
-        m->open_handles++;
-        http_client_close(m->http, matrix_on_http_closed, m);
-        m->http = NULL;
+        if (m->started)
+                uv_close((uv_handle_t *)&m->retry_timer, matrix_on_retry_timer_closed);
+        if (m->http) {
+                /* Cancels the sends in flight; their outbox rows stay
+                 * pending. */
+                m->open_handles++;
+                http_client_close(m->http, matrix_on_http_closed, m);
+                m->http = NULL;
+        }
+        matrix_release(m);
 }
 
 static void matrix_destroy(void *state)

@@ -295,6 +295,38 @@ def main_run(tmp):
     wait_until("reply after a gap", lambda: reply_of(fake, q))
     check("gap logged", "gap in the timeline" in d.err(), d.err()[-2000:])
 
+    # A reply over the event limit goes out in parts: txnIds KEY, KEY-2.
+    long_a = "".join(f"Zebra sentence number {i} is here. " for i in range(1200))
+    long_b = "".join(f"Another zebra line {i} goes on. " for i in range(1300))
+    for text in (long_a, long_b):
+        qa = fake.say("!dm:fake", text)
+        wait_until("long message answered", lambda: reply_of(fake, qa))
+    q7 = fake.say("!dm:fake", "search zebra")
+    first = wait_until("long search answered", lambda: reply_of(fake, q7))
+    if first:
+        key = first[0]["txn_id"]
+        parts = wait_until("second part", lambda: [e for e in fake.bot_events()
+                                                   if e["txn_id"] in (key, key + "-2",
+                                                                      key + "-3")][1:] and
+                           [e for e in fake.bot_events()
+                            if e["txn_id"] in (key, key + "-2", key + "-3")])
+        check("two parts", parts and [e["txn_id"] for e in parts] == [key, key + "-2"],
+              repr([e["txn_id"] for e in parts or []]))
+        if parts and len(parts) == 2:
+            sizes = [len(e["content"]["body"].encode()) for e in parts]
+            check("parts under 60000 bytes", max(sizes) <= 60000, repr(sizes))
+            check("only the first part is a rich reply",
+                  "m.relates_to" not in parts[1]["content"])
+            # Cuts drop only the blanks at them.
+            joined = re.sub(r"\s+", "", parts[0]["content"]["body"] +
+                            parts[1]["content"]["body"])
+            check("both messages in the parts", re.sub(r"\s+", "", long_a) in joined and
+                  re.sub(r"\s+", "", long_b) in joined)
+            check("first part cut at a sentence end",
+                  parts[0]["content"]["body"].endswith("here.") or
+                  parts[0]["content"]["body"].endswith("on."),
+                  repr(parts[0]["content"]["body"][-40:]))
+
     status = d.stop()
     check("first run exits cleanly", status == 0, repr(status))
     err1 = d.err()

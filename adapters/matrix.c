@@ -141,7 +141,9 @@ struct matrix {
         char *token;                    /* secret */
         char *password;                 /* secret; only until the login */
         char *session_path;             /* where a password login's token is kept */
-        bool session_token;             /* the token came from session_path */
+        bool session_token;             /* the token came from a password login */
+        char *password_file;            /* for logging in again */
+        bool relogin_tried;             /* since the last stored sync batch */
         char *display_name;
         char *filter_param;             /* the inline filter, URL-encoded */
         uint64_t sync_timeout_ms;
@@ -175,6 +177,7 @@ struct matrix {
 };
 
 static void matrix_phase_run(struct matrix *m);
+static void matrix_relogin(struct matrix *m, const char *what);
 static void matrix_join_start(struct matrix_join *j);
 
 /* ---- small helpers ---- */
@@ -386,6 +389,7 @@ static void matrix_free(struct matrix *m)
                 explicit_bzero(m->password, strlen(m->password));
         free(m->password);
         free(m->session_path);
+        free(m->password_file);
         free(m->display_name);
         free(m->filter_param);
         for (size_t i = 0; i < m->n_inviters; i++)
@@ -595,6 +599,11 @@ static int matrix_create(struct adapter *a, const struct config *config, void **
                         r = -EINVAL;
                         goto fail;
                 }
+                m->password_file = strdup(password_file);
+                if (!m->password_file) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
                 matrix_session_load(m);
                 if (!m->token) {
                         r = secret_read(password_file, &m->password);
@@ -648,7 +657,11 @@ static void matrix_fail(struct matrix *m, const char *reason)
         if (m->failed)
                 return;
         m->failed = true;
-        uv_timer_stop(&m->retry_timer);
+        if (m->started)
+                uv_timer_stop(&m->retry_timer);
+        /* The receive side's call, if this came from a send. */
+        http_call_cancel(m->call);
+        m->call = NULL;
         adapter_set_state(m->adapter, ADAPTER_FAILED, reason);
 }
 
@@ -689,10 +702,9 @@ static void matrix_phase_failed(struct matrix *m, int r, const struct http_respo
                 if (m->password || m->phase == MATRIX_PHASE_LOGIN) {
                         snprintf(reason, sizeof(reason), "the homeserver refused the login: %s; "
                                  "check user_id and password_file", what);
-                } else if (m->session_token && unlink(m->session_path) == 0) {
-                        snprintf(reason, sizeof(reason), "the homeserver refused the kept "
-                                 "access token: %s; it is deleted, restart to log in again",
-                                 what);
+                } else if (m->session_token && !m->relogin_tried) {
+                        matrix_relogin(m, what);
+                        return;
                 } else {
                         snprintf(reason, sizeof(reason), "the homeserver refused the access "
                                  "token: %s; replace it in access_token_file", what);
@@ -717,6 +729,37 @@ static void matrix_phase_failed(struct matrix *m, int r, const struct http_respo
         log_record(LOG_WARNING, &m->log, "%s failed: %s; retrying in %.1f s",
                    matrix_phase_names[m->phase], what, wait_ms / 1000.0);
         matrix_retry_in(m, wait_ms);
+}
+
+/* The token of our own password login was refused (logged out, expired):
+ * forget it and log in once more; a second refusal before a sync goes
+ * through is final. */
+static void matrix_relogin(struct matrix *m, const char *what)
+{
+        char reason[384];
+        int r;
+
+        m->relogin_tried = true;
+        if (unlink(m->session_path) < 0 && errno != ENOENT)
+                log_record(LOG_WARNING, &m->log, "cannot delete %s: %s", m->session_path,
+                           strerror(errno));
+        explicit_bzero(m->token, strlen(m->token));
+        free(m->token);
+        m->token = NULL;
+        m->session_token = false;
+
+        r = secret_read(m->password_file, &m->password);
+        if (r < 0) {
+                snprintf(reason, sizeof(reason), "the homeserver refused the kept access token "
+                         "(%s) and the password cannot be read from %s: %s", what,
+                         m->password_file, strerror(-r));
+                matrix_fail(m, reason);
+                return;
+        }
+        log_record(LOG_WARNING, &m->log, "the homeserver refused the kept access token: %s; "
+                   "logging in again", what);
+        m->phase = MATRIX_PHASE_LOGIN;
+        matrix_retry_in(m, 0);
 }
 
 static void matrix_phase_next(struct matrix *m, enum matrix_phase next)
@@ -1326,6 +1369,7 @@ static void matrix_on_batch_stored(void *userdata, int r)
                 return;
         }
         backoff_reset(&m->backoff);
+        m->relogin_tried = false;
         matrix_phase_run(m);
 }
 
@@ -1615,11 +1659,17 @@ static void matrix_on_sent(void *userdata, int r, const struct http_response *re
                         result = ADAPTER_SEND_RETRY;
                         wait_ms = matrix_retry_after_ms(resp, body);
                 } else if (matrix_auth_refused(resp, body)) {
-                        /* The token is gone: the reply waits for a new one. */
+                        /* The token is gone: the reply waits for a new one,
+                         * which the receive side gets by logging in again
+                         * when it can. */
                         result = ADAPTER_SEND_RETRY;
-                        wait_ms = MATRIX_FAILED_RETRY_MS;
-                        matrix_fail(m, "the homeserver refused the access token while "
-                                    "sending; replace it in access_token_file");
+                        if (m->password_file) {
+                                wait_ms = MATRIX_NOT_READY_RETRY_MS;
+                        } else {
+                                wait_ms = MATRIX_FAILED_RETRY_MS;
+                                matrix_fail(m, "the homeserver refused the access token while "
+                                            "sending; replace it in access_token_file");
+                        }
                 } else {
                         result = ADAPTER_SEND_REJECTED;
                 }

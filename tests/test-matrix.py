@@ -391,6 +391,17 @@ def crash_run(tmp):
         check("no rich reply when off", "m.relates_to" not in c, repr(c))
     check("kept session reused, no second login",
           len(fake.log("/_matrix/client/v3/login")) == 1)
+
+    # The session's token revoked: parleyd logs in again and answers.
+    fake.ctl("revoke", {"user": BOT})
+    q2 = fake.say("!dm:fake", "help")
+    r2 = wait_until("answered after logging in again",
+                    lambda: [e for e in fake.bot_events() if e["txn_id"] and
+                             e["content"]["body"].startswith("I answer")][1:], 15)
+    check("logged in a second time", len(fake.log("/_matrix/client/v3/login")) == 2)
+    with open(session) as f:
+        check("new session kept", json.load(f)["access_token"] == "syt_login_2")
+    check("one answer to the question", len(r2 or []) == 1, repr(q2))
     check("crash restart exits cleanly", d.stop() == 0)
     for name in ("crash1", "crash2"):
         with open(os.path.join(tmp, name + ".err")) as f:
@@ -400,7 +411,7 @@ def crash_run(tmp):
     con = sqlite3.connect(os.path.join(tmp, "state", "parley.db"))
     rows = con.execute("SELECT status FROM outbox").fetchall()
     con.close()
-    check("outbox row sent", rows == [("sent",)], repr(rows))
+    check("outbox rows sent", rows == [("sent",), ("sent",)], repr(rows))
     fake.stop()
 
 

@@ -16,6 +16,7 @@ Tests script it through /_control/ endpoints (JSON bodies):
   POST /_control/room    {"room_id", "members": [...]}     the bot is joined
   POST /_control/event   {"room_id", "sender", "content", "type"?} -> {"event_id"}
   POST /_control/invite  {"room_id", "inviter", "invitee", "is_direct"}
+  POST /_control/revoke  {"user"}                        its tokens stop working
   POST /_control/limited {"room_id"}                      next sync marks it limited
   POST /_control/fault   {"path": "/sync", "kind": ..., "count": 1, ...} kinds:
         "429" (retry_after_s for the header, retry_after_ms for the body),
@@ -199,6 +200,10 @@ class Handler(BaseHTTPRequestHandler):
                                  "sender": body["inviter"], "invitee": body["invitee"],
                                  "is_direct": body.get("is_direct", False), "txn_id": None})
                 s.lock.notify_all()
+                return self.reply(200, {})
+            if path == "/_control/revoke":
+                for t in [t for t, u in s.tokens.items() if u == body["user"]]:
+                    del s.tokens[t]
                 return self.reply(200, {})
             if path == "/_control/limited":
                 s.limited.add(body["room_id"])

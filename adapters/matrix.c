@@ -728,6 +728,14 @@ static void matrix_phase_failed(struct matrix *m, int r, const struct http_respo
 
         log_record(LOG_WARNING, &m->log, "%s failed: %s; retrying in %.1f s",
                    matrix_phase_names[m->phase], what, wait_ms / 1000.0);
+        if (!m->connected) {
+                char reason[320];
+
+                /* Why it has not connected yet, for the start-up report. */
+                snprintf(reason, sizeof(reason), "not connected yet: %s failed: %s",
+                         matrix_phase_names[m->phase], what);
+                adapter_set_state(m->adapter, ADAPTER_STARTING, reason);
+        }
         matrix_retry_in(m, wait_ms);
 }
 

@@ -113,7 +113,7 @@ class Daemon:
             return "hung"
 
 
-def write_conf(tmp, fake, extra="", console=False):
+def write_conf(tmp, url, extra="", console=False):
     conf = os.path.join(tmp, "parleyd.conf")
     with open(conf, "w") as f:
         f.write(f"""[parleyd]
@@ -126,7 +126,7 @@ enabled = {"true" if console else "false"}
 
 [matrix]
 enabled = true
-homeserver_url = {fake.url}/
+homeserver_url = {url}/
 user_id = {BOT}
 sync_timeout_ms = 1000
 {extra}
@@ -155,7 +155,7 @@ def main_run(tmp):
                         "is_direct": True})
     fake.ctl("fault", {"path": "/join", "kind": "403"})
     fake.ctl("invite", {"room_id": "!evil:fake", "inviter": "@eve:evil", "invitee": BOT})
-    conf = write_conf(tmp, fake, f"access_token_file = {token_file}\n"
+    conf = write_conf(tmp, fake.url, f"access_token_file = {token_file}\n"
                       "allowed_inviters = @alice:fake, :friendly\n")
     db = os.path.join(tmp, "state", "parley.db")
 
@@ -363,7 +363,7 @@ def crash_run(tmp):
         f.write("hunter2-secret\n")
     fake.ctl("setup", {"users": {BOT: "hunter2-secret"}})
     fake.ctl("room", {"room_id": "!dm:fake", "members": [BOT, ALICE]})
-    conf = write_conf(tmp, fake, f"password_file = {pw}\nrich_replies = false\n"
+    conf = write_conf(tmp, fake.url, f"password_file = {pw}\nrich_replies = false\n"
                       "reply_msgtype = text\n")
     session = os.path.join(tmp, "state", "matrix-session.json")
 
@@ -421,7 +421,7 @@ def bad_token_run(tmp):
     token_file = os.path.join(tmp, "token")
     with open(token_file, "w") as f:
         f.write("syt_revoked_token\n")
-    conf = write_conf(tmp, fake, f"access_token_file = {token_file}\n", console=True)
+    conf = write_conf(tmp, fake.url, f"access_token_file = {token_file}\n", console=True)
     fifo = os.path.join(tmp, "in")
     os.mkfifo(fifo)
     rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
@@ -442,6 +442,28 @@ def bad_token_run(tmp):
         d.proc.kill()
     check("exits at the end of console input", status == 0, repr(status))
     fake.stop()
+
+
+def down_run(tmp):
+    """A homeserver that is down: whoami is retried with a growing wait, and
+    a stop while waiting is clean."""
+    fake = Fake(tmp)
+    url = fake.url
+    fake.stop()             # nothing listens on its port now
+    token_file = os.path.join(tmp, "token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    conf = write_conf(tmp, url, f"access_token_file = {token_file}\n")
+    d = Daemon(tmp, conf, "down")
+    lines = wait_until("three tries", lambda: re.findall(
+        r"whoami failed: Connection refused; retrying in ([0-9.]+) s", d.err())[2:] and
+        re.findall(r"whoami failed: Connection refused; retrying in ([0-9.]+) s", d.err()),
+        15)
+    if lines:
+        waits = [float(w) for w in lines[:3]]
+        check("backoff grows", waits[0] <= 1.0 and 1.0 <= waits[2] <= 4.0 and
+              waits[2] > waits[0], repr(waits))
+    check("stop while waiting to retry", d.stop() == 0)
 
 
 def config_run(tmp):
@@ -472,7 +494,7 @@ def config_run(tmp):
         check(f"refused: {wanted}", p.returncode != 0 and wanted in p.stderr, p.stderr)
 
 
-for run in (config_run, main_run, crash_run, bad_token_run):
+for run in (config_run, down_run, main_run, crash_run, bad_token_run):
     with tempfile.TemporaryDirectory() as tmp:
         before = failures
         try:

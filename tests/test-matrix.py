@@ -269,6 +269,18 @@ def main_run(tmp):
         check("same since after the 429", s[i + 1]["query"].get("since") ==
               s[i]["query"].get("since"))
 
+    # With both, Retry-After wins over retry_after_ms.
+    n = len(fake.syncs())
+    fake.ctl("fault", {"path": "/sync", "kind": "429", "retry_after_s": 2,
+                       "retry_after_ms": 100})
+    wait_until("sync after a 429 with both", lambda: len(fake.syncs()) >= n + 3)
+    s = fake.syncs()[n:]
+    limited = [i for i, e in enumerate(s) if e.get("fault") == "429"]
+    if check("second sync 429 seen", limited, repr(s)):
+        i = limited[0]
+        check("Retry-After preferred", s[i + 1]["time"] - s[i]["time"] >= 2.0,
+              f"{s[i + 1]['time'] - s[i]['time']:.2f}")
+
     # Sync faults: each is survived and the next question answered.
     for fault in ({"kind": "500"}, {"kind": "malformed"}, {"kind": "drop"},
                   {"kind": "big", "size": 5 * 1024 * 1024}):
@@ -286,8 +298,8 @@ def main_run(tmp):
     check("answered after an abandoned sync",
           wait_until("reply after a slow sync", lambda: reply_of(fake, q), 10))
     faults = [e.get("fault") for e in fake.syncs() if e.get("fault")]
-    check("every sync fault was met", faults == ["429", "500", "malformed", "drop", "big",
-                                                 "slow"], repr(faults))
+    check("every sync fault was met", faults == ["429", "429", "500", "malformed", "drop",
+                                                 "big", "slow"], repr(faults))
 
     # A limited timeline is logged as a gap.
     fake.ctl("limited", {"room_id": "!dm:fake"})

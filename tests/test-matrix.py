@@ -28,6 +28,7 @@ ALICE = "@alice:fake"
 TOKEN = "syt_secret_token_0123456789"
 failures = 0
 checks = 0
+spawned = []        # every process started, killed if a run ends early
 
 
 def check(what, ok, detail=""):
@@ -54,6 +55,7 @@ class Fake:
     def __init__(self, tmp):
         port_file = os.path.join(tmp, "port")
         self.proc = subprocess.Popen(["/usr/bin/python3", FAKE, "--port-file", port_file])
+        spawned.append(self.proc)
         wait_until("fake server up", lambda: os.path.exists(port_file))
         with open(port_file) as f:
             self.url = f"http://127.0.0.1:{f.read().strip()}"
@@ -95,6 +97,7 @@ class Daemon:
         self.proc = subprocess.Popen([PARLEYD, "--config", conf, "--foreground"], stdin=stdin,
                                      stdout=open(self.out_path, "w"),
                                      stderr=open(self.err_path, "w"))
+        spawned.append(self.proc)
 
     def err(self):
         with open(self.err_path) as f:
@@ -513,6 +516,12 @@ for run in (config_run, down_run, main_run, crash_run, bad_token_run):
             run(tmp)
         except Exception as e:     # a failed check, not a crash of the test
             check(f"{run.__name__} ran to its end", False, repr(e))
+        finally:
+            for proc in spawned:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            spawned.clear()
         if failures > before:
             for name in sorted(os.listdir(tmp)):
                 if name.endswith(".err"):

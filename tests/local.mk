@@ -11,7 +11,8 @@ TESTS += \
 	tests/test-reload.sh \
 	tests/test-health.py \
 	tests/test-deploy.sh \
-	tests/test-sandbox.sh
+	tests/test-sandbox.sh \
+	tests/test-matrix.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -27,4 +28,6 @@ EXTRA_DIST += \
 	tests/test-deploy.sh \
 	tests/test-sandbox.sh \
 	tests/lib/manifest-facts.py \
-	tests/summary.sh
+	tests/summary.sh \
+	tests/test-matrix.py \
+	tests/fake/matrix.py

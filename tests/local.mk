@@ -7,7 +7,8 @@ TESTS += \
 	tests/test-notify.py \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
-	tests/test-mainjob.sh
+	tests/test-mainjob.sh \
+	tests/test-slack.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -18,4 +19,6 @@ EXTRA_DIST += \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
-	tests/summary.sh
+	tests/summary.sh \
+	tests/test-slack.py \
+	tests/fake/slack.py

@@ -262,6 +262,11 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
         if (s->api_url[strlen(s->api_url) - 1] == '/')
                 s->api_url[strlen(s->api_url) - 1] = '\0';
 
+        /* Replies left from the last run may be sent before start(). */
+        r = http_client_new(s->loop, &s->http);
+        if (r < 0)
+                goto fail;
+
         r = slack_token_read(config, "app_token_file", "slack-app-token", "xapp-", &s->app_token);
         if (r < 0)
                 goto fail;
@@ -1069,11 +1074,6 @@ static int slack_start(void *state)
 {
         struct slack *s = state;
         struct lws_context_creation_info info = { 0 };
-        int r;
-
-        r = http_client_new(s->loop, &s->http);
-        if (r < 0)
-                return r;
 
         lws_set_log_level(LLL_ERR, slack_lws_log);
         s->foreign_loops[0] = s->loop;

@@ -282,6 +282,31 @@ def main_run(tmp, fake):
     time.sleep(1.5)
     check("channel_not_found not retried", len(posts(fake, "D9")) == 1)
 
+    # A reply over 4,000 characters goes in parts; a part that must be
+    # retried is posted again alone.
+    words = [" ".join(f"w{i}x{j}" for j in range(420)) for i in range(3)]
+    for w in words:
+        send(dm("DZ", "zebra " + w))
+    answered(fake, "DZ", 3)
+    fake.call(lambda: fake.post_responses.extend(
+        [None, (429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})]))
+    send(dm("DZ", "search zebra"))
+    answered(fake, "DZ", 3 + 4, 15)
+    p = posts(fake, "DZ")[3:]
+    check("long reply: part, 429, the part again, last part",
+          [(x["status"], x["text"] == p[1]["text"]) for x in p] ==
+          [(200, False), (429, True), (200, True), (200, False)], repr(p))
+    parts = [x["text"] for x in p if x["status"] == 200]
+    check("long reply: each part under 4,000 characters",
+          all(0 < len(t) <= 4000 for t in parts), repr([len(t) for t in parts]))
+    tokens = " ".join(parts).split()
+    check("long reply: every word once, in order, none cut",
+          all([t for t in tokens if t.startswith(f"w{i}x")] ==
+              [f"w{i}x{j}" for j in range(420)] for i in range(3)), repr([t[:60] for t in parts]))
+    check("long reply: newest message first",
+          tokens.index("w2x0") < tokens.index("w1x0") < tokens.index("w0x0"))
+    check("long reply: parts threaded alike", all(x["thread_ts"] is None for x in p))
+
     # refresh_requested: the next connection opens before this one closes.
     opens = len(fake.entries("connections.open"))
     n_ws = len(fake.entries("ws_open"))
@@ -364,6 +389,16 @@ def kill_run(tmp, fake):
     answered(fake, "DL")
     check("killed event answered once", len(posts(fake, "DK")) == 1)
     check("one connection per start", len(fake.entries("ws_open")) >= n_ws + 2)
+
+    # invalid_auth on a send stops the adapter; the reply stays pending.
+    fake.call(lambda: fake.post_responses.append((200, {}, {"ok": False,
+                                                            "error": "invalid_auth"})))
+    fake.send_event(dm("DX", "help"))
+    ok = wait_until(lambda: "stopped: chat.postMessage: invalid_auth" in d.err())
+    check("invalid_auth on a send stops the adapter", ok, d.err()[-2000:])
+    check("its reply stays pending for the next start",
+          sql(d.db, "SELECT status FROM outbox WHERE chat_id = 'DX'") == [("pending",)])
+    check("connections closed after invalid_auth", wait_until(lambda: not fake.live()))
     check("exit status after SIGTERM", d.stop() == 0)
 
 

@@ -48,7 +48,7 @@ class FakeSlack:
         self.lock = threading.Lock()
         self.auth_error = None           # auth.test answers ok:false with it
         self.open_error = None           # apps.connections.open likewise
-        self.post_responses = []         # (status, headers, body) for the next posts
+        self.post_responses = []         # (status, headers, body) or None (normal) for the next posts
         self.drop_acks = set()           # envelope ids whose ack is "lost"
         self.on_ack = None               # called (envelope_id, event_id) on the loop thread
         self.event_of = {}               # envelope_id -> event_id
@@ -171,8 +171,9 @@ class FakeSlack:
             entry = dict(token_ok=token == self.bot_token, channel=req.get("channel"),
                          text=req.get("text"), thread_ts=req.get("thread_ts"),
                          content_type=headers.get("content-type"))
-            if self.post_responses:
-                status, extra, answer = self.post_responses.pop(0)
+            scripted = self.post_responses.pop(0) if self.post_responses else None
+            if scripted:
+                status, extra, answer = scripted
                 self.record("post", status=status, error=(answer or {}).get("error"), **entry)
                 return status, extra, answer
             if token != self.bot_token:

@@ -412,9 +412,17 @@ static bool slack_has_live_conn(const struct slack *s)
         return false;
 }
 
+static void slack_authenticate(struct slack *s);
+
+/* The next try: auth.test until it has named the bot, then a connection. */
 static void slack_on_reconnect_timer(uv_timer_t *t)
 {
-        slack_connect(t->data);
+        struct slack *s = t->data;
+
+        if (s->bot_user_id)
+                slack_connect(s);
+        else
+                slack_authenticate(s);
 }
 
 /* Tries again after the backoff's wait, unless a try is already due. */
@@ -1318,7 +1326,7 @@ static void slack_on_http_closed(void *userdata)
 static void slack_close(void *state)
 {
         struct slack *s = state;
-        struct lws_context *lws = s->lws;
+        struct lws_context *lws;
         bool timers = s->open_handles > 0;
 
         slack_stop_receiving(s);
@@ -1335,15 +1343,19 @@ static void slack_close(void *state)
                 slack_send_free(send);
         }
 
-        /* Closes every connection now; slack_conn_gone() runs for each. */
-        s->lws = NULL;
-        lws_context_destroy(lws);
+        /* lws closes every connection and, on a foreign loop, its own
+         * handles as the loop runs on; none of its callbacks reaches a
+         * connection of ours after this. */
+        for (struct slack_conn *c = s->conns; c; c = c->next)
+                if (c->wsi)
+                        lws_set_opaque_user_data(c->wsi, NULL);
+        lws = TAKE_PTR(s->lws);
+        if (lws)
+                lws_context_destroy(lws);
         while (s->conns) {
                 struct slack_conn *c = s->conns;
 
                 s->conns = c->next;
-                if (c->wsi)
-                        lws_set_opaque_user_data(c->wsi, NULL);
                 slack_conn_free(c);
         }
 

@@ -376,6 +376,10 @@ def kill_run(tmp, fake):
     env, ev = fake.send_event(dm("DK", "help"), drop_ack=True)
     check("answered before the kill", answered(fake, "DK"))
     wait_until(lambda: fake.entries("ack_dropped", envelope_id=env))
+    # A kill between the post and its "sent" mark would post again at the
+    # restart (at least once); this test is about the envelope.
+    wait_until(lambda: sql(d.db, "SELECT status FROM outbox WHERE chat_id = 'DK'") ==
+               [("sent",)])
     d.proc.kill()
     d.proc.wait()
 
@@ -418,6 +422,24 @@ def auth_run(tmp):
     check("console exit status", d.stop() == 0)
 
 
+def auth_retry_run(tmp):
+    """A temporary auth.test failure is retried before any connection."""
+    fake = fake_slack.FakeSlack(APP_TOKEN, BOT_TOKEN)
+    fake.auth_errors = ["internal_error"]
+    fake.start()
+    d = Daemon(tmp, fake, "retry")
+    ok = wait_until(lambda: fake.entries("ws_open"))
+    check("connected after a failed auth.test", ok, d.err())
+    calls = fake.entries("auth.test")
+    opens = fake.entries("connections.open")
+    check("auth.test tried twice", len(calls) == 2, repr(calls))
+    check("no connection before auth.test succeeded",
+          len(opens) == 1 and len(calls) == 2 and opens[0]["t"] > calls[1]["t"])
+    check("retry after the backoff's wait", len(calls) == 2 and
+          calls[1]["t"] - calls[0]["t"] >= 0.4)
+    check("exit status after SIGTERM", d.stop() == 0)
+
+
 def token_check(tmp):
     """A token of the wrong kind stops start-up, naming the key, not the token."""
     bad = os.path.join(tmp, "bad-token")
@@ -445,6 +467,7 @@ with tempfile.TemporaryDirectory() as tmp:
     main_run(tmp, fake)
     kill_run(tmp, fake)
     auth_run(tmp)
+    auth_retry_run(tmp)
     token_check(tmp)
     if failures:
         for e in fake.log:

@@ -47,6 +47,7 @@ class FakeSlack:
         self.log = []
         self.lock = threading.Lock()
         self.auth_error = None           # auth.test answers ok:false with it
+        self.auth_errors = []            # likewise, one for each of the next calls
         self.open_error = None           # apps.connections.open likewise
         self.post_responses = []         # (status, headers, body) or None (normal) for the next posts
         self.drop_acks = set()           # envelope ids whose ack is "lost"
@@ -147,8 +148,9 @@ class FakeSlack:
             self.record("auth.test", token_ok=token == self.bot_token)
             if token != self.bot_token:
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
-            if self.auth_error:
-                return 200, {}, {"ok": False, "error": self.auth_error}
+            error = self.auth_errors.pop(0) if self.auth_errors else self.auth_error
+            if error:
+                return 200, {}, {"ok": False, "error": error}
             return 200, {}, {"ok": True, "user_id": self.bot_user, "bot_id": self.bot_id,
                              "team_id": "T1", "user": "parley"}
 

@@ -430,7 +430,8 @@ static void slack_schedule_reconnect(struct slack *s, const char *why)
 {
         uint64_t wait_ms;
 
-        if (s->stopping || s->closed || s->failed || uv_is_active((uv_handle_t *)&s->reconnect_timer))
+        if (s->stopping || s->closed || s->failed ||
+            uv_is_active((uv_handle_t *)&s->reconnect_timer))
                 return;
 
         wait_ms = backoff_next_ms(&s->backoff);
@@ -680,7 +681,8 @@ static const char *json_string_of(struct json_object *o, const char *key)
 {
         struct json_object *v;
 
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        if (!o || !json_object_object_get_ex(o, key, &v) ||
+            !json_object_is_type(v, json_type_string))
                 return NULL;
         return json_object_get_string(v);
 }

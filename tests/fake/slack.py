@@ -49,7 +49,8 @@ class FakeSlack:
         self.auth_error = None           # auth.test answers ok:false with it
         self.auth_errors = []            # likewise, one for each of the next calls
         self.open_error = None           # apps.connections.open likewise
-        self.post_responses = []         # (status, headers, body) or None (normal) for the next posts
+        # (status, headers, body), or None for a normal answer, for the next posts
+        self.post_responses = []
         self.drop_acks = set()           # envelope ids whose ack is "lost"
         self.on_ack = None               # called (envelope_id, event_id) on the loop thread
         self.event_of = {}               # envelope_id -> event_id

@@ -2,4 +2,5 @@
 src_libparley_a_SOURCES += \
 	adapters/adapter.h \
 	adapters/registry.c \
-	adapters/console.c
+	adapters/console.c \
+	adapters/telegram.c

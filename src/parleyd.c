@@ -22,6 +22,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "core.h"
+#include "httpd.h"
 #include "log.h"
 #include "macro.h"
 
@@ -58,6 +59,7 @@ struct daemon {
 static void daemon_tables_init(struct daemon *d)
 {
         d->tables[d->n_tables++] = core_config_keys;
+        d->tables[d->n_tables++] = httpd_config_keys;
         for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
                 d->tables[d->n_tables++] = (*ops)->config_keys;
 }

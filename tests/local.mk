@@ -4,7 +4,11 @@ TESTS += \
 	tests/test-crash.sh \
 	tests/test-config.sh \
 	tests/test-man.sh \
-	tests/test-notify.py
+	tests/test-notify.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -12,4 +16,10 @@ EXTRA_DIST += \
 	tests/test-config.sh \
 	tests/test-man.sh \
 	tests/test-notify.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py \
+	tests/fake/telegram.py \
+	tests/lib/telegram_harness.py \
 	tests/summary.sh

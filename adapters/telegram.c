@@ -7,9 +7,10 @@
  *            which is what tells Telegram to forget the batch.  A restart
  *            polls from the stored cursor, so nothing is lost, and the
  *            inbox's update_id key makes a repeat a no-op.
- *   webhook  Telegram POSTs each update to our HTTP server; the secret
- *            token header is checked, and the 200 waits for the commit
- *            (a 5xx makes Telegram deliver it again).
+ *   webhook  Telegram POSTs each update to the daemon's HTTP server
+ *            (adapter_http_route()); the secret token header is checked,
+ *            and the 200 waits for the commit (a 5xx makes Telegram
+ *            deliver it again).
  * Start-up learns the bot's name with getMe (mentions, its own messages),
  * then switches modes: deleteWebhook before polling if a webhook is set,
  * setWebhook for webhook mode.
@@ -166,12 +167,9 @@ struct telegram {
         char *webhook_url;
         char *webhook_path;
         char *webhook_secret;           /* a secret */
-        char *http_address;
-        uint16_t http_port;
         size_t max_text_units;
 
         struct http_client *http;
-        struct httpd *httpd;
 
         int64_t bot_id;
         char *bot_username;
@@ -365,9 +363,13 @@ static int telegram_config_webhook(struct telegram *tg, const struct config *con
                 return -EINVAL;
         }
 
-        tg->http_address = strdup(config_get_string(config, "http", "address"));
-        tg->http_port = (uint16_t)config_get_int(config, "http", "port");
-        return tg->http_address ? 0 : -ENOMEM;
+        if (!config_get_bool(config, "http", "enabled")) {
+                log_record(LOG_ERR, &tg->log, "%s: webhook mode needs the daemon's HTTP "
+                           "server: set enabled = true in [http]",
+                           config_where(config, "telegram", "mode"));
+                return -EINVAL;
+        }
+        return 0;
 }
 
 static void telegram_destroy(void *state);
@@ -416,7 +418,7 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
                 log_record(LOG_ERR, &tg->log, "no bot token: set token_file in [telegram], or "
                            "pass the systemd credential %s (LoadCredential=)",
                            TELEGRAM_TOKEN_CREDENTIAL);
-                r = -ENOKEY;
+                r = -EINVAL;
                 goto fail;
         }
         if (!telegram_token_valid(token)) {
@@ -1371,30 +1373,26 @@ out:
                 json_tokener_free(tok);
 }
 
+/* Takes updates on the daemon's HTTP server.  Returns 1, or 0 with the
+ * adapter failed (the reason given). */
 static int telegram_webhook_start(struct telegram *tg)
 {
         static const char *const headers[] = { TELEGRAM_SECRET_HEADER, NULL };
-        char error[HTTPD_ERROR_MAX];
+        char reason[256];
         int r;
 
-        r = httpd_new(tg->loop, NULL, &tg->httpd);
+        r = adapter_http_route(tg->adapter, "POST", tg->webhook_path, headers,
+                               telegram_on_webhook, tg);
         if (r < 0) {
-                adapter_set_state(tg->adapter, ADAPTER_FAILED, "cannot start the HTTP server "
-                                  "for the webhook (libwebsockets without libuv support?)");
+                snprintf(reason, sizeof(reason), "cannot take the webhook on %s: %s",
+                         tg->webhook_path, r == -ENODEV ? "the HTTP server is not enabled "
+                         "([http] enabled = true)" : r == -EEXIST ? "another route has that "
+                         "path" : strerror(-r));
+                adapter_set_state(tg->adapter, ADAPTER_FAILED, reason);
                 return 0;
         }
-        r = httpd_listen(tg->httpd, tg->http_address, tg->http_port, error);
-        if (r < 0) {
-                adapter_set_state(tg->adapter, ADAPTER_FAILED, error);
-                return 0;
-        }
-        r = httpd_route_add(tg->httpd, "POST", tg->webhook_path, headers, telegram_on_webhook,
-                            tg);
-        if (r < 0)
-                return r;
 
-        log_record(LOG_INFO, &tg->log, "webhook on http://%s:%u%s", tg->http_address,
-                   httpd_port(tg->httpd), tg->webhook_path);
+        log_record(LOG_INFO, &tg->log, "webhook on the HTTP server at %s", tg->webhook_path);
         return 1;
 }
 
@@ -1722,7 +1720,6 @@ static void telegram_close(void *state)
                 tg->timer_open = false;
                 uv_close((uv_handle_t *)&tg->retry_timer, telegram_on_timer_closed);
         }
-        httpd_close(tg->httpd);
         telegram_release(tg);
 }
 
@@ -1735,7 +1732,6 @@ static void telegram_destroy(void *state)
 
         while (tg->sends)
                 telegram_send_free(tg->sends);
-        httpd_free(tg->httpd);
         ratelimit_set_free(tg->groups);
         if (tg->api_base)
                 explicit_bzero(tg->api_base, strlen(tg->api_base));
@@ -1745,7 +1741,6 @@ static void telegram_destroy(void *state)
         free(tg->webhook_secret);
         free(tg->webhook_url);
         free(tg->webhook_path);
-        free(tg->http_address);
         free(tg->bot_username);
         free(tg);
 }

@@ -9,7 +9,12 @@
 
 static const struct parley_command commands[] = {
         { "prep", "clean and deduplicate corpora into one TSV file", parley_prep },
+        { "train", "train the Seq2Seq model on a corpus", parley_train },
+        { "eval", "BLEU, ROUGE and perplexity of a model on test pairs", parley_eval },
         { "score", "BLEU or ROUGE of hypotheses against references", parley_score },
+        { "reply", "one reply from a model", parley_reply },
+        { "chat", "talk to a model on the terminal", parley_chat },
+        { "db", "look into parleyd's database: counts, a user's data", parley_db },
         { NULL, NULL, NULL },
 };
 

@@ -14,6 +14,11 @@ struct parley_command {
 };
 
 int parley_prep(int argc, char **argv);
+int parley_train(int argc, char **argv);
 int parley_score(int argc, char **argv);
+int parley_db(int argc, char **argv);
+int parley_reply(int argc, char **argv);
+int parley_chat(int argc, char **argv);
+int parley_eval(int argc, char **argv);
 
 #endif

@@ -20,14 +20,13 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "blas.h"
 #include "config.h"
 #include "core.h"
-#include "httpd.h"
 #include "log.h"
 #include "macro.h"
 
-#define PARLEYD_DEFAULT_CONFIG SYSCONFDIR "/parley/parleyd.conf"
-#define PARLEYD_TABLES_MAX 16
+#define PARLEYD_DEFAULT_CONFIG CORE_DEFAULT_CONFIG
 
 /* Exit statuses, as parleyd(8) documents them. */
 #define PARLEYD_EXIT_OK 0
@@ -47,7 +46,7 @@ struct daemon {
         struct core *core;
         struct config *config;
         const char *config_path;        /* NULL: built in */
-        const struct config_key *tables[PARLEYD_TABLES_MAX];
+        const struct config_key *tables[CORE_CONFIG_TABLES_MAX];
         size_t n_tables;
 
         uv_signal_t sigterm, sigint, sighup;
@@ -55,14 +54,6 @@ struct daemon {
         bool watchdog_on;
         int exit_status;
 };
-
-static void daemon_tables_init(struct daemon *d)
-{
-        d->tables[d->n_tables++] = core_config_keys;
-        d->tables[d->n_tables++] = httpd_config_keys;
-        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
-                d->tables[d->n_tables++] = (*ops)->config_keys;
-}
 
 /* Loads d->config_path, or the built-in configuration when it is NULL. */
 static int daemon_config_load(struct daemon *d, struct config **ret)
@@ -114,10 +105,29 @@ static void daemon_on_stop_signal(uv_signal_t *s, int signum)
         core_stop(d->core, signum == SIGTERM ? "SIGTERM received" : "SIGINT received");
 }
 
+/* Keys a reload applies; the others need a restart. */
+static bool daemon_key_reloadable(const struct config_key *key)
+{
+        static const char *const keys[] = {
+                "parleyd.log_level", "parleyd.shutdown_timeout_ms", "policy.group_replies",
+                "policy.quiet_hours", "policy.replies_per_minute", "policy.rules_file",
+                "reminders.time_zone", "history.retention_days", "model.path", "model.method",
+                "model.max_length", "model.no_repeat_ngram", "model.beam_width",
+                "model.length_penalty", "model.temperature", "model.top_k", "model.top_p",
+                "model.context_messages",
+        };
+        char name[128];
+
+        snprintf(name, sizeof(name), "%s.%s", key->section, key->name);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(name, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static void daemon_on_change(const struct config_key *key, void *userdata)
 {
-        if (strcmp(key->section, "parleyd") == 0 &&
-            (strcmp(key->name, "log_level") == 0 || strcmp(key->name, "shutdown_timeout_ms") == 0))
+        if (daemon_key_reloadable(key))
                 return;
 
         log_notice("[%s] %s changed; it takes effect at the next restart", key->section,
@@ -127,6 +137,7 @@ static void daemon_on_change(const struct config_key *key, void *userdata)
 static void daemon_on_reload_signal(uv_signal_t *s, int signum)
 {
         struct daemon *d = s->data;
+        char error[CORE_ERROR_MAX];
         struct config *fresh;
         struct timespec now;
         int r;
@@ -143,9 +154,15 @@ static void daemon_on_reload_signal(uv_signal_t *s, int signum)
                 return;
         }
 
+        r = core_reload(d->core, fresh, error);
+        if (r < 0) {
+                log_error("SIGHUP: %s; keeping the running configuration", error);
+                config_free(fresh);
+                sd_notify(0, "READY=1");
+                return;
+        }
         config_changes(d->config, fresh, daemon_on_change, d);
         daemon_apply_log_level(fresh);
-        core_reload(d->core, fresh);
         config_free(d->config);
         d->config = fresh;
 
@@ -230,7 +247,7 @@ static int daemon_detach(void)
         if (fd > STDERR_FILENO)
                 close(fd);
 
-        log_open("parleyd");
+        log_use_journal();
         return 0;
 }
 
@@ -273,7 +290,7 @@ int main(int argc, char **argv)
         int opt, r;
 
         log_open("parleyd");
-        daemon_tables_init(&d);
+        d.n_tables = core_config_tables(d.tables, ELEMENTSOF(d.tables));
 
         while ((opt = getopt_long(argc, argv, "c:fh", options, NULL)) >= 0) {
                 switch (opt) {
@@ -313,15 +330,25 @@ int main(int argc, char **argv)
         if (r < 0)
                 return PARLEYD_EXIT_CONFIG;
         if (check_only) {
+                r = core_config_check(d.config, error);
+                config_free(d.config);
+                if (r < 0) {
+                        log_error("%s", error);
+                        return r == -EINVAL ? PARLEYD_EXIT_CONFIG : PARLEYD_EXIT_FAILURE;
+                }
                 printf("%s: configuration is valid\n",
                        d.config_path ? d.config_path : "built-in");
-                config_free(d.config);
                 return PARLEYD_EXIT_OK;
         }
         daemon_apply_log_level(d.config);
         if (!d.config_path)
                 log_notice("no configuration file at %s; running a console chat with state in "
                            "./parley-state (see parleyd.conf(5))", PARLEYD_DEFAULT_CONFIG);
+
+        /* Before any thread starts (it may run parleyd again with the right
+         * kernels): the decode workers run BLAS on one thread each, so they
+         * do not compete for the cores. */
+        blas_setup(1);
 
         /* The console needs the terminal; systemd and containers supervise
          * a foreground process. */
@@ -341,7 +368,7 @@ int main(int argc, char **argv)
                 log_error("%s", error);
                 sd_notifyf(0, "STATUS=%s", error);
                 config_free(d.config);
-                return PARLEYD_EXIT_FAILURE;
+                return r == -EINVAL ? PARLEYD_EXIT_CONFIG : PARLEYD_EXIT_FAILURE;
         }
 
         r = daemon_signals_init(&d);

@@ -1,28 +1,44 @@
 /* router.h: decides who answers a message.
  *
  * Built-in commands come first; any other text goes to the responder.  The
- * router is pure: it reads the text and returns a decision, so it can run
- * anywhere and be tested without a daemon. */
+ * router only reads the text, so it runs on the loop thread and is tested
+ * without a daemon; the commands themselves run in commands.c. */
 #ifndef PARLEY_ROUTER_H
 #define PARLEY_ROUTER_H
 
+#include <stdbool.h>
+
+enum command {
+        COMMAND_HELP,
+        COMMAND_REMIND,
+        COMMAND_REMINDERS,
+        COMMAND_CANCEL,
+        COMMAND_SNOOZE,
+        COMMAND_SEARCH,
+        COMMAND_HISTORY,
+        COMMAND_FORGET,
+        COMMAND_TIMEZONE,
+        _COMMAND_MAX,
+};
+
 enum router_action {
-        ROUTER_COMMAND,         /* reply holds the command's answer */
-        ROUTER_RESPONDER,       /* hand the text to the responder */
+        ROUTER_COMMAND,
+        ROUTER_RESPONDER,
 };
 
 struct router_result {
         enum router_action action;
-        char *reply;            /* ROUTER_COMMAND: malloc'd answer */
-        const char *command;    /* ROUTER_COMMAND: the command's name */
+        enum command command;   /* ROUTER_COMMAND */
+        const char *args;       /* the text after the command word, trimmed */
+        bool chinese;           /* answer in Chinese */
 };
 
-/* -ENOMEM only. */
-int router_route(const char *text, struct router_result *ret);
+void router_route(const char *text, struct router_result *ret);
 
-void router_result_clear(struct router_result *r);
+/* The command's name as the help lists it ("remind"). */
+const char *router_command_name(enum command c);
 
 /* True if text contains a CJK ideograph: answers then use Chinese. */
-int router_text_is_chinese(const char *text);
+bool router_text_is_chinese(const char *text);
 
 #endif

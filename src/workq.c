@@ -41,6 +41,7 @@ struct workq {
 
         pthread_t threads[WORKQ_THREADS_MAX];
         unsigned n_threads;
+        struct workq_batch batch;       /* max 0: no batching */
 };
 
 static void workq_list_push(struct workq_list *l, struct workq_job *j)
@@ -65,15 +66,59 @@ static struct workq_job *workq_list_pop(struct workq_list *l)
         return j;
 }
 
+/* Takes up to max waiting jobs off the queue; called with the lock held. */
+static size_t workq_take(struct workq *q, size_t max, struct workq_list *ret)
+{
+        size_t n = 0;
+        struct workq_job *j;
+
+        *ret = (struct workq_list){ 0 };
+        while (n < max && (j = workq_list_pop(&q->todo))) {
+                workq_list_push(ret, j);
+                n++;
+        }
+        return n;
+}
+
+/* Runs the jobs, in one batch when there are several and the queue has
+ * batching; without the lock. */
+static void workq_run(struct workq *q, struct workq_list *jobs, size_t n)
+{
+        const struct workq_batch *b = &q->batch;
+        bool batched = false;
+
+        if (n > 1 && b->run_many) {
+                void *datas[WORKQ_BATCH_MAX];
+                size_t k = 0;
+
+                for (struct workq_job *j = jobs->head; j; j = j->next)
+                        datas[k++] = j->data;
+                b->run_many(b->ctx, datas, k);
+                return;
+        }
+
+        if (n > 1 && b->max > 1 && b->begin && b->begin(b->ctx) >= 0) {
+                for (struct workq_job *j = jobs->head; j; j = j->next)
+                        j->work(j->data);
+                batched = b->end(b->ctx) >= 0;
+                if (batched)
+                        return;
+        }
+
+        for (struct workq_job *j = jobs->head; j; j = j->next)
+                j->work(j->data);
+}
+
 static void *workq_thread(void *userdata)
 {
         struct workq *q = userdata;
 
         pthread_mutex_lock(&q->lock);
         for (;;) {
-                struct workq_job *j = workq_list_pop(&q->todo);
+                struct workq_list jobs;
+                size_t n = workq_take(q, q->batch.max > 1 ? q->batch.max : 1, &jobs);
 
-                if (!j) {
+                if (n == 0) {
                         if (q->stopping)
                                 break;
                         pthread_cond_wait(&q->wake, &q->lock);
@@ -81,10 +126,13 @@ static void *workq_thread(void *userdata)
                 }
 
                 pthread_mutex_unlock(&q->lock);
-                j->work(j->data);
+                workq_run(q, &jobs, n);
                 pthread_mutex_lock(&q->lock);
 
-                workq_list_push(&q->finished, j);
+                for (struct workq_job *j = jobs.head, *next; j; j = next) {
+                        next = j->next;
+                        workq_list_push(&q->finished, j);
+                }
                 uv_async_send(&q->async);
         }
         pthread_mutex_unlock(&q->lock);
@@ -187,6 +235,22 @@ int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *
         if (r < 0)
                 free(j);
         return r;
+}
+
+int workq_batch_set(struct workq *q, const struct workq_batch *batch)
+{
+        bool commit = batch->begin && batch->end;
+
+        if (batch->max < 1 || batch->max > WORKQ_BATCH_MAX)
+                return -EINVAL;
+        if (commit == !!batch->run_many || (commit && q->n_threads != 1) ||
+            (!commit && (batch->begin || batch->end)))
+                return -EINVAL;
+
+        pthread_mutex_lock(&q->lock);
+        q->batch = *batch;
+        pthread_mutex_unlock(&q->lock);
+        return 0;
 }
 
 size_t workq_pending(const struct workq *q)

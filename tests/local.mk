@@ -5,6 +5,11 @@ TESTS += \
 	tests/test-config.sh \
 	tests/test-man.sh \
 	tests/test-notify.py \
+	tests/test-assistant.sh \
+	tests/test-db.sh \
+	tests/test-mainjob.sh \
+	tests/test-reload.sh \
+	tests/test-health.py \
 	tests/test-telegram.py \
 	tests/test-telegram-webhook.py \
 	tests/test-telegram-token.py \
@@ -16,6 +21,11 @@ EXTRA_DIST += \
 	tests/test-config.sh \
 	tests/test-man.sh \
 	tests/test-notify.py \
+	tests/test-assistant.sh \
+	tests/test-db.sh \
+	tests/test-mainjob.sh \
+	tests/test-reload.sh \
+	tests/test-health.py \
 	tests/test-telegram.py \
 	tests/test-telegram-webhook.py \
 	tests/test-telegram-token.py \

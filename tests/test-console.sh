@@ -13,10 +13,14 @@ printf 'help\nhello there\n' | "$PARLEYD" --config "$conf" --foreground \
 check_eq "first run exit status" 0 $?
 
 check_eq "first reply" "I answer questions, and these commands:" "$(sed -n 1p "$TEST_DIR/out1")"
-check_eq "help lists help" "  help    this list (example: help)" "$(sed -n 2p "$TEST_DIR/out1")"
+check_eq "help lists remind first" \
+        "  remind     set a reminder (example: remind me tomorrow at 9:30 to call Anna)" \
+        "$(sed -n 2p "$TEST_DIR/out1")"
+check_eq "help lists help last" "  help       this list (example: help)" \
+        "$(sed -n 10p "$TEST_DIR/out1")"
 check_grep "free text gets the no-model answer" "^No model is loaded, so I can only run commands" \
         "$TEST_DIR/out1"
-check_eq "reply lines" 3 "$(wc -l < "$TEST_DIR/out1")"
+check_eq "reply lines" 11 "$(wc -l < "$TEST_DIR/out1")"
 
 check_eq "history rows" 4 "$(sql "$db" 'SELECT count(*) FROM history')"
 check_eq "inbound history" "help|hello there" \

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -236,7 +238,7 @@ static void test_create(void)
         struct store *s;
 
         s = open_ok(path);
-        CHECK_INT_EQ(store_schema_version, 3);
+        CHECK_INT_EQ(store_schema_version, 4);
         CHECK_INT_EQ(sql_int(path, "PRAGMA user_version"), store_schema_version);
         mode = sql_text(path, "PRAGMA journal_mode");
         CHECK_STR_EQ(mode, "wal\n");
@@ -1078,9 +1080,887 @@ static void test_quick_check_limit(void)
         store_free(s);
 }
 
+/* ---- reminders, settings, search, a user's data, retention ---- */
+
+/* Adds a reminder in chat 42 and returns its id. */
+static int64_t reminder_add_ok(struct store *s, const char *account, const char *user_id,
+                               const char *text, int64_t due_at_ms, const char *rule)
+{
+        int64_t id = -1;
+        int r;
+
+        r = store_reminder_add(s, "telegram", account, "42", user_id, "t-9", text, due_at_ms,
+                               rule, "Europe/Berlin", &id);
+        CHECK_INT_EQ(r, 0);
+        if (r < 0)
+                fprintf(stderr, "  store_reminder_add: %s\n", store_error(s));
+        return id;
+}
+
+/* The ids of rows, as "1,2,3". */
+static char *reminder_ids(const struct store_reminder_row *rows, size_t n)
+{
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        if (!f)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%" PRId64, i ? "," : "", rows[i].id);
+        fclose(f);
+        return out;
+}
+
+static void test_reminders(void)
+{
+        _cleanup_free_ char *path = test_path("reminders.db");
+        _cleanup_free_ char *ids = NULL, *history = NULL, *linked = NULL;
+        struct store_reminder_row *rows = NULL, row = {};
+        struct store_outbox_row out = {};
+        int64_t a, b, c, d, e, due = -1, outbox_id = -1, other = -1;
+        struct store_counts counts;
+        size_t n = 0;
+        struct store *s;
+
+        s = open_ok(path);
+        CHECK_INT_EQ(store_reminder_next_due(s, &due), -ENOENT);
+        CHECK_STR_EQ(store_error(s), "no reminder is pending");
+        CHECK_INT_EQ(due, -1);
+
+        a = reminder_add_ok(s, "bot1", "7", "stretch", 5000, NULL);
+        b = reminder_add_ok(s, "bot1", "7", "call Anna", 3000, NULL);
+        c = reminder_add_ok(s, "bot1", "7", "take the pills", 5000, "daily@09:00");
+        d = reminder_add_ok(s, "bot1", "8", "water the plants", 2000, NULL);
+        e = reminder_add_ok(s, "bot2", "7", "other account", 10000, NULL);
+        CHECK_INT_EQ(a, 1);
+        CHECK_INT_EQ(e, 5);
+
+        /* The user's pending ones, by due time, then id. */
+        CHECK_INT_EQ(store_reminder_list_pending(s, "telegram", "bot1", "7", &rows, &n), 0);
+        ids = reminder_ids(rows, n);
+        CHECK_STR_EQ(ids, "2,1,3");
+        if (n == 3) {
+                CHECK_STR_EQ(rows[0].text, "call Anna");
+                CHECK_STR_EQ(rows[0].adapter, "telegram");
+                CHECK_STR_EQ(rows[0].account, "bot1");
+                CHECK_STR_EQ(rows[0].chat_id, "42");
+                CHECK_STR_EQ(rows[0].user_id, "7");
+                CHECK_STR_EQ(rows[0].thread_id, "t-9");
+                CHECK_STR_EQ(rows[0].time_zone, "Europe/Berlin");
+                CHECK(rows[0].rule == NULL);
+                CHECK_STR_EQ(rows[2].rule, "daily@09:00");
+                CHECK_INT_EQ(rows[0].status, STORE_REMINDER_PENDING);
+                CHECK_INT_EQ(rows[0].due_at_ms, 3000);
+                CHECK_INT_EQ(rows[0].fired_at_ms, 0);
+                CHECK(!rows[0].late);
+                CHECK(rows[0].created_at_ms > 1700000000000);
+        }
+        store_reminder_rows_free(rows, n);
+
+        /* Only the owner cancels, only once. */
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "8", a), -ENOENT);
+        CHECK_STR_EQ(store_error(s),
+                     "cancelling a reminder: user 8 has no reminder 1 that can be changed");
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "7", d), -ENOENT);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot2", "7", a), -ENOENT);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "7", 99), -ENOENT);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "7", a), 0);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "7", a), -ENOENT);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", NULL, a), -EINVAL);
+        CHECK_INT_EQ(store_reminder_list_pending(s, "telegram", "bot1", "7", &rows, &n), 0);
+        free(ids);
+        ids = reminder_ids(rows, n);
+        CHECK_STR_EQ(ids, "2,3");
+        store_reminder_rows_free(rows, n);
+
+        /* One timer for the earliest of all users; what is due now. */
+        CHECK_INT_EQ(store_reminder_next_due(s, &due), 0);
+        CHECK_INT_EQ(due, 2000);
+        CHECK_INT_EQ(store_reminder_list_due(s, 3000, &rows, &n), 0);
+        free(ids);
+        ids = reminder_ids(rows, n);
+        CHECK_STR_EQ(ids, "4,2");
+        store_reminder_rows_free(rows, n);
+        CHECK_INT_EQ(store_reminder_list_due(s, 1999, &rows, &n), 0);
+        CHECK_INT_EQ(n, 0);
+        store_reminder_rows_free(rows, n);
+
+        /* A one-off fires once: outbox row to its chat and thread, fired. */
+        CHECK_INT_EQ(store_reminder_fire(s, b, 3000, false, 0, "Reminder: call Anna",
+                                         &outbox_id),
+                     0);
+        CHECK_INT_EQ(store_outbox_get(s, outbox_id, &out), 0);
+        CHECK_STR_EQ(out.text, "Reminder: call Anna");
+        CHECK_STR_EQ(out.source, "reminder");
+        CHECK_STR_EQ(out.chat_id, "42");
+        CHECK_STR_EQ(out.thread_id, "t-9");
+        CHECK_STR_EQ(out.adapter, "telegram");
+        CHECK_STR_EQ(out.account, "bot1");
+        CHECK_INT_EQ(out.inbox_id, 0);
+        CHECK(out.reply_to == NULL);
+        CHECK_INT_EQ(out.status, STORE_OUTBOX_PENDING);
+        store_outbox_row_clear(&out);
+        CHECK_INT_EQ(store_reminder_get(s, b, &row), 0);
+        CHECK_INT_EQ(row.status, STORE_REMINDER_FIRED);
+        CHECK_INT_EQ(row.fired_at_ms, 3000);
+        CHECK_INT_EQ(row.due_at_ms, 3000);
+        CHECK(!row.late);
+        store_reminder_row_clear(&row);
+
+        CHECK_INT_EQ(store_reminder_fire(s, b, 3000, false, 0, "again", &other), -EALREADY);
+        CHECK_STR_EQ(store_error(s), "reminder 2 is already fired");
+        CHECK_INT_EQ(store_reminder_fire(s, a, 9000, false, 0, "cancelled", &other),
+                     -EALREADY);
+        CHECK_STR_EQ(store_error(s), "reminder 1 is already cancelled");
+        CHECK_INT_EQ(store_reminder_fire(s, 99, 9000, false, 0, "none", &other), -ENOENT);
+        /* A one-off has no next time. */
+        CHECK_INT_EQ(store_reminder_fire(s, d, 3000, false, 9000, "x", &other), -EINVAL);
+        CHECK_INT_EQ(store_reminder_fire(s, d, 3000, false, 0, NULL, &other), -EINVAL);
+        CHECK_INT_EQ(other, -1);
+
+        /* A recurring one: not before it is due, the next time must be
+         * later, then it stays pending at the next time, marked late. */
+        CHECK_INT_EQ(store_reminder_fire(s, c, 4999, false, 90000, "early", &other),
+                     -EALREADY);
+        CHECK_INT_EQ(store_reminder_fire(s, c, 6000, true, 5000, "same", &other), -EINVAL);
+        CHECK_INT_EQ(store_reminder_fire(s, c, 6000, true, 86405000, "Reminder: pills",
+                                         &outbox_id),
+                     0);
+        CHECK_INT_EQ(store_reminder_get(s, c, &row), 0);
+        CHECK_INT_EQ(row.status, STORE_REMINDER_PENDING);
+        CHECK_INT_EQ(row.due_at_ms, 86405000);
+        CHECK_INT_EQ(row.fired_at_ms, 6000);
+        CHECK(row.late);
+        store_reminder_row_clear(&row);
+        /* The same occurrence again: it is not due. */
+        CHECK_INT_EQ(store_reminder_fire(s, c, 6000, true, 172805000, "twice", &other),
+                     -EALREADY);
+        CHECK_INT_EQ(other, -1);
+
+        CHECK_INT_EQ(store_counts_get(s, &counts), 0);
+        CHECK_INT_EQ(counts.outbox_total, 2);
+        CHECK_INT_EQ(counts.history, 2);
+        CHECK_INT_EQ(counts.reminders, 5);
+        history = sql_text(path, "SELECT text, outbound, reminder_id, user_id IS NULL"
+                                 " FROM history ORDER BY id");
+        CHECK_STR_EQ(history, "Reminder: call Anna|1|2|1\nReminder: pills|1|3|1\n");
+        linked = sql_text(path, "SELECT id, reminder_id FROM outbox ORDER BY id");
+        CHECK_STR_EQ(linked, "1|2\n2|3\n");
+
+        /* Snooze re-arms a fired one-off, moves a pending one; only the
+         * owner's, never a cancelled one. */
+        CHECK_INT_EQ(store_reminder_snooze(s, "telegram", "bot1", "7", b, 7000), 0);
+        CHECK_INT_EQ(store_reminder_get(s, b, &row), 0);
+        CHECK_INT_EQ(row.status, STORE_REMINDER_PENDING);
+        CHECK_INT_EQ(row.due_at_ms, 7000);
+        CHECK_INT_EQ(row.fired_at_ms, 3000);
+        store_reminder_row_clear(&row);
+        CHECK_INT_EQ(store_reminder_snooze(s, "telegram", "bot1", "7", c, 8000), 0);
+        CHECK_INT_EQ(store_reminder_get(s, c, &row), 0);
+        CHECK_INT_EQ(row.due_at_ms, 8000);
+        CHECK(!row.late);
+        store_reminder_row_clear(&row);
+        CHECK_INT_EQ(store_reminder_snooze(s, "telegram", "bot1", "8", b, 7000), -ENOENT);
+        CHECK_INT_EQ(store_reminder_snooze(s, "telegram", "bot1", "7", a, 7000), -ENOENT);
+        CHECK_INT_EQ(store_reminder_snooze(s, "telegram", "bot1", "7", b, 0), -EINVAL);
+
+        CHECK_INT_EQ(store_reminder_list_due(s, 8000, &rows, &n), 0);
+        free(ids);
+        ids = reminder_ids(rows, n);
+        CHECK_STR_EQ(ids, "4,2,3");
+        store_reminder_rows_free(rows, n);
+        store_free(s);
+}
+
+static void test_reminder_limits(void)
+{
+        _cleanup_free_ char *path = test_path("reminder-limits.db");
+        char text[STORE_REMINDER_TEXT_MAX_BYTES + 2];
+        struct store_reminder_row *rows = NULL;
+        struct store_counts counts;
+        int64_t id = -1, outbox_id = -1;
+        size_t n = 0;
+        struct store *s;
+
+        s = open_ok(path);
+        memset(text, 'x', sizeof(text) - 1);
+        text[sizeof(text) - 1] = '\0';
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, text, 1000,
+                                        NULL, "UTC", &id),
+                     -E2BIG);
+        text[STORE_REMINDER_TEXT_MAX_BYTES] = '\0';
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, text, 1000,
+                                        NULL, "UTC", &id),
+                     0);
+        CHECK_INT_EQ(id, 1);
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, NULL, 1000,
+                                        NULL, "UTC", &id),
+                     -EINVAL);
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, "x", 0,
+                                        NULL, "UTC", &id),
+                     -EINVAL);
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, "x", 1000,
+                                        NULL, NULL, &id),
+                     -EINVAL);
+        CHECK_INT_EQ(id, 1);
+
+        /* STORE_REMINDER_PENDING_MAX per user: the next is refused, another
+         * user is not, and a freed place can be taken again. */
+        for (int i = 1; i < STORE_REMINDER_PENDING_MAX; i++)
+                reminder_add_ok(s, "bot1", "7", "x", 1000 + i, NULL);
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, "x", 5000,
+                                        NULL, "UTC", &id),
+                     -EDQUOT);
+        CHECK_STR_EQ(store_error(s),
+                     "user 7 already has 100 pending reminders, the most allowed");
+        CHECK_INT_EQ(id, 1);
+        for (int i = 0; i < 2 * STORE_REMINDER_PENDING_MAX; i++)
+                reminder_add_ok(s, "bot1", i % 2 ? "8" : "9", "y", 500, NULL);
+        CHECK_INT_EQ(store_reminder_fire(s, 1, 1000, false, 0, "x", &outbox_id), 0);
+        CHECK_INT_EQ(store_reminder_add(s, "telegram", "bot1", "42", "7", NULL, "x", 5000,
+                                        NULL, "UTC", &id),
+                     0);
+        CHECK_INT_EQ(id, 3 * STORE_REMINDER_PENDING_MAX + 1);
+
+        /* 300 are due; one batch holds STORE_REMINDER_DUE_BATCH_MAX, the
+         * earliest first. */
+        CHECK_INT_EQ(store_reminder_list_due(s, 2000, &rows, &n), 0);
+        CHECK_INT_EQ(n, STORE_REMINDER_DUE_BATCH_MAX);
+        CHECK_INT_EQ(n > 0 ? rows[0].due_at_ms : 0, 500);
+        CHECK_INT_EQ(n > 0 ? rows[0].id : 0, STORE_REMINDER_PENDING_MAX + 1);
+        store_reminder_rows_free(rows, n);
+
+        /* A failure inside the firing leaves neither outbox row nor mark. */
+        CHECK_INT_EQ(sql_exec(path,
+                              "CREATE TRIGGER inject_fire BEFORE UPDATE ON reminders"
+                              " BEGIN SELECT RAISE(ABORT, 'injected reminder failure'); END"),
+                     SQLITE_OK);
+        CHECK_INT_EQ(store_counts_get(s, &counts), 0);
+        CHECK_INT_EQ(counts.outbox_total, 1);
+        outbox_id = -1;
+        CHECK_INT_EQ(store_reminder_fire(s, 2, 2000, false, 0, "x", &outbox_id), -EINVAL);
+        CHECK(strstr(store_error(s), "injected reminder failure") != NULL);
+        CHECK_INT_EQ(outbox_id, -1);
+        CHECK_INT_EQ(store_counts_get(s, &counts), 0);
+        CHECK_INT_EQ(counts.outbox_total, 1);
+        CHECK_INT_EQ(counts.history, 1);
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM reminders WHERE status = 'pending'"),
+                     3 * STORE_REMINDER_PENDING_MAX);
+        store_free(s);
+}
+
+static void test_settings(void)
+{
+        _cleanup_free_ char *path = test_path("settings.db");
+        char key[STORE_SETTING_KEY_MAX_BYTES + 2], value[STORE_SETTING_VALUE_MAX_BYTES + 2];
+        char *got = NULL;
+        struct store *s;
+
+        s = open_ok(path);
+        got = (char *)"unchanged";
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot1", "7", "tz", &got), 0);
+        CHECK(got == NULL);
+
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "tz", "Europe/Berlin"), 0);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "8", "tz", "Asia/Shanghai"), 0);
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot1", "7", "tz", &got), 0);
+        CHECK_STR_EQ(got, "Europe/Berlin");
+        free(got);
+
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "tz", "America/New_York"),
+                     0);
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot1", "7", "tz", &got), 0);
+        CHECK_STR_EQ(got, "America/New_York");
+        free(got);
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot2", "7", "tz", &got), 0);
+        CHECK(got == NULL);
+
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "tz", NULL), 0);
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot1", "7", "tz", &got), 0);
+        CHECK(got == NULL);
+        CHECK_INT_EQ(store_setting_get(s, "telegram", "bot1", "8", "tz", &got), 0);
+        CHECK_STR_EQ(got, "Asia/Shanghai");
+        free(got);
+
+        memset(key, 'k', sizeof(key) - 1);
+        key[sizeof(key) - 1] = '\0';
+        memset(value, 'v', sizeof(value) - 1);
+        value[sizeof(value) - 1] = '\0';
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", key, "x"), -E2BIG);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "lang", value), -E2BIG);
+        CHECK_STR_EQ(store_error(s), "setting lang: value of 1001 bytes is longer than 1000");
+        value[STORE_SETTING_VALUE_MAX_BYTES] = '\0';
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "lang", value), 0);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", NULL, "x"), -EINVAL);
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM settings"), 2);
+        store_free(s);
+}
+
+/* Accepts one event and returns its inbox id. */
+static int64_t accept_one(struct store *s, const char *account, const char *event_id,
+                          const char *chat_id, const char *user_id, const char *text,
+                          int64_t sent_at_ms)
+{
+        struct store_inbound e = {
+                .event_id = event_id,
+                .chat_id = chat_id,
+                .user_id = user_id,
+                .user_name = user_id,
+                .message_id = event_id,
+                .text = text,
+                .direct = true,
+                .addressed = true,
+                .sent_at_ms = sent_at_ms,
+        };
+        int64_t id = -1;
+
+        CHECK_INT_EQ(store_inbox_accept(s, "telegram", account, &e, 1, NULL, &id), 1);
+        return id;
+}
+
+static void answer(struct store *s, int64_t inbox_id, const char *chat_id, const char *text,
+                   int64_t *ret_outbox_id)
+{
+        struct store_reply reply = {
+                .chat_id = chat_id,
+                .text = text,
+                .source = "model",
+        };
+
+        CHECK_INT_EQ(store_inbox_complete(s, inbox_id, text ? &reply : NULL, ret_outbox_id),
+                     0);
+}
+
+/* The texts of rows, joined by '|'. */
+static char *history_texts(const struct store_history_row *rows, size_t n)
+{
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        if (!f)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%s", i ? "|" : "", rows[i].text ? rows[i].text : "(null)");
+        fclose(f);
+        return out;
+}
+
+/* Searches chat 42 of user 7; the texts found, or "error N". */
+static char *search(struct store *s, const char *query, size_t limit)
+{
+        struct store_history_row *rows = NULL;
+        char *texts;
+        size_t n = 0;
+        int r;
+
+        r = store_history_search(s, "telegram", "bot1", "42", "7", query, limit, &rows, &n);
+        if (r < 0) {
+                if (asprintf(&texts, "error %d", r) < 0)
+                        abort();
+                return texts;
+        }
+        texts = history_texts(rows, n);
+        store_history_rows_free(rows, n);
+        return texts;
+}
+
+static void check_search(struct store *s, const char *query, size_t limit,
+                         const char *expected)
+{
+        _cleanup_free_ char *got = search(s, query, limit);
+
+        CHECK_STR_EQ(got, expected);
+        if (!got || strcmp(got, expected) != 0)
+                fprintf(stderr, "  for the query \"%s\"\n", query);
+}
+
+static void test_history_search(void)
+{
+        _cleanup_free_ char *path = test_path("history-search.db");
+        char query[STORE_SEARCH_QUERY_MAX_BYTES + 2];
+        struct store *s;
+        int64_t id;
+
+        s = open_ok(path);
+        id = accept_one(s, "bot1", "s1", "42", "7", "Meeting with Anna on Friday", 1000);
+        answer(s, id, "42", "Noted: Anna on Friday.", NULL);
+        accept_one(s, "bot1", "s2", "42", "7", "The quarterly report is due", 2000);
+        accept_one(s, "bot1", "s3", "42", "7", "Anna's birthday party", 3000);
+        accept_one(s, "bot1", "s4", "42", "7", "don't forget the \"milk\"", 4000);
+        accept_one(s, "bot1", "s5", "42", "8", "Anna from another user", 5000);
+        accept_one(s, "bot1", "s6", "43", "7", "Anna in another chat", 6000);
+        accept_one(s, "bot2", "s7", "42", "7", "Anna on another account", 7000);
+
+        /* The user's own messages in this chat, newest first; case and
+         * punctuation do not matter; every word must be there. */
+        check_search(s, "anna", 10, "Anna's birthday party|Meeting with Anna on Friday");
+        check_search(s, "ANNA friday", 10, "Meeting with Anna on Friday");
+        check_search(s, "anna", 1, "Anna's birthday party");
+        check_search(s, "anna", 0, "");
+        check_search(s, "don't", 10, "don't forget the \"milk\"");
+        check_search(s, "report", 10, "The quarterly report is due");
+
+        /* The user's syntax is words, not FTS5 syntax. */
+        check_search(s, "anna OR milk", 10, "");
+        check_search(s, "\"milk", 10, "don't forget the \"milk\"");
+        check_search(s, "NEAR(anna friday)", 10, "");
+        check_search(s, "anna*", 10, "Anna's birthday party|Meeting with Anna on Friday");
+        check_search(s, "text:anna", 10, "");
+        check_search(s, "-report", 10, "The quarterly report is due");
+        check_search(s, "milk ???", 10, "don't forget the \"milk\"");
+        check_search(s, "!!! ...", 10, "error -22");
+        CHECK_STR_EQ(store_error(s), "search: the query has no letter or digit");
+        check_search(s, "", 10, "error -22");
+        check_search(s, "\xff", 10, "error -22");
+
+        memset(query, 'a', sizeof(query) - 1);
+        query[sizeof(query) - 1] = '\0';
+        check_search(s, query, 10, "error -7");
+        check_search(s, "a b c d e f g h i j k l m n o p", 10, "");
+        check_search(s, "a b c d e f g h i j k l m n o p q", 10, "error -7");
+        store_free(s);
+}
+
+static void test_exchanges(void)
+{
+        _cleanup_free_ char *path = test_path("exchanges.db");
+        struct store_exchange *x = NULL;
+        int64_t m1, m2, m3, m4, reminder, outbox_id;
+        size_t n = 0;
+        struct store *s;
+
+        s = open_ok(path);
+        m1 = accept_one(s, "bot1", "x1", "42", "7", "hello", 1000);
+        m2 = accept_one(s, "bot1", "x2", "42", "8", "chatter between people", 2000);
+        m3 = accept_one(s, "bot1", "x3", "42", "7", "how are you?", 3000);
+        m4 = accept_one(s, "bot1", "x4", "42", "7", "still thinking", 4000);
+        accept_one(s, "bot1", "x5", "43", "7", "other chat", 5000);
+        /* Answered out of order: m3 first, then m1. */
+        answer(s, m3, "42", "fine, thanks", NULL);
+        answer(s, m2, "42", NULL, NULL);
+        answer(s, m1, "42", "hi there", NULL);
+        reminder = reminder_add_ok(s, "bot1", "7", "stretch", 1000, NULL);
+        CHECK_INT_EQ(store_reminder_fire(s, reminder, 1000, false, 0, "stretch!", &outbox_id),
+                     0);
+        (void)m4;
+
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", "42", 10, &x, &n), 0);
+        CHECK_INT_EQ(n, 2);
+        if (n == 2) {
+                CHECK_STR_EQ(x[0].question.text, "hello");
+                CHECK_STR_EQ(x[0].answer.text, "hi there");
+                CHECK_STR_EQ(x[1].question.text, "how are you?");
+                CHECK_STR_EQ(x[1].answer.text, "fine, thanks");
+                CHECK(!x[1].question.outbound);
+                CHECK(x[1].answer.outbound);
+                CHECK_STR_EQ(x[1].question.user_id, "7");
+                CHECK(x[1].answer.user_id == NULL);
+                CHECK_INT_EQ(x[1].question.at_ms, 3000);
+                CHECK_STR_EQ(x[1].answer.chat_id, "42");
+                CHECK(x[0].question.id < x[1].question.id);
+                CHECK(x[1].answer.id < x[0].answer.id);
+        }
+        store_exchanges_free(x, n);
+
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", "42", 1, &x, &n), 0);
+        CHECK_INT_EQ(n, 1);
+        CHECK_STR_EQ(n == 1 ? x[0].question.text : NULL, "how are you?");
+        store_exchanges_free(x, n);
+
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", "42", 0, &x, &n), 0);
+        CHECK_INT_EQ(n, 0);
+        store_exchanges_free(x, n);
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", "43", 10, &x, &n), 0);
+        CHECK_INT_EQ(n, 0);
+        store_exchanges_free(x, n);
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", NULL, 10, &x, &n),
+                     -EINVAL);
+        store_exchanges_free(NULL, 0);
+        store_free(s);
+}
+
+/* Whether the bytes of text appear in the file at path, if it exists. */
+static bool file_holds(const char *path, const char *text)
+{
+        _cleanup_free_ unsigned char *data = NULL;
+        size_t size;
+
+        if (!file_exists(path))
+                return false;
+        data = file_read(path, &size);
+        return memmem(data, size, text, strlen(text)) != NULL;
+}
+
+/* The world of test_forget and test_export: users 7 and 8 in chat 42 of
+ * telegram/bot1, and user 7 on bot2. */
+static void user_data_make(struct store *s)
+{
+        int64_t m1, m2, m3, r1, fired, outbox_id;
+
+        m1 = accept_one(s, "bot1", "f1", "42", "7", "my marmalade secret", 1000);
+        m2 = accept_one(s, "bot1", "f2", "42", "7", "second \"quoted\"\nline", 2000);
+        m3 = accept_one(s, "bot1", "f3", "42", "8", "eight says hi", 3000);
+        accept_one(s, "bot1", "f4", "42", "7", "forget me", 4000);
+        accept_one(s, "bot2", "f5", "42", "7", "seven elsewhere", 5000);
+        answer(s, m1, "42", "I keep your marmalade secret", &r1);
+        CHECK_INT_EQ(store_outbox_mark_sent(s, r1, "p-1"), 0);
+        answer(s, m2, "42", "a pending reply", NULL);
+        answer(s, m3, "42", "hi eight", NULL);
+
+        fired = reminder_add_ok(s, "bot1", "7", "buy marmalade", 1000, NULL);
+        CHECK_INT_EQ(store_reminder_fire(s, fired, 1000, false, 0, "Reminder: buy marmalade",
+                                         &outbox_id),
+                     0);
+        CHECK_INT_EQ(store_outbox_mark_sent(s, outbox_id, "p-2"), 0);
+        reminder_add_ok(s, "bot1", "7", "call Anna", 90000, "daily@09:00");
+        reminder_add_ok(s, "bot1", "8", "eight's reminder", 90000, NULL);
+        reminder_add_ok(s, "bot2", "7", "bot2 reminder", 90000, NULL);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "tz", "Europe/Berlin"), 0);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "lang", "en"), 0);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "8", "tz", "Asia/Shanghai"), 0);
+        CHECK_INT_EQ(store_setting_set(s, "telegram", "bot2", "7", "tz", "UTC"), 0);
+}
+
+static void test_forget(void)
+{
+        _cleanup_free_ char *path = test_path("forget.db"), *wal = NULL;
+        _cleanup_free_ char *history = NULL, *inbox = NULL, *outbox = NULL, *rest = NULL;
+        struct store_forget_counts c = { -1, -1, -1 };
+        struct store *s;
+
+        if (asprintf(&wal, "%s-wal", path) < 0)
+                abort();
+
+        s = open_ok(path);
+        user_data_make(s);
+        CHECK(file_holds(path, "marmalade secret") || file_holds(wal, "marmalade secret"));
+
+        CHECK_INT_EQ(store_user_forget(s, "telegram", "bot1", "7", &c), 0);
+        /* History: f1, its reply, f2, its reply, f4, the reminder's firing. */
+        CHECK_INT_EQ(c.messages, 6);
+        CHECK_INT_EQ(c.reminders, 2);
+        CHECK_INT_EQ(c.settings, 2);
+
+        history = sql_text(path, "SELECT account, text FROM history ORDER BY id");
+        CHECK_STR_EQ(history, "bot1|eight says hi\nbot2|seven elsewhere\nbot1|hi eight\n");
+        /* Answered rows keep their event id only; "forget me" is still being
+         * answered and stays for the delivery path. */
+        inbox = sql_text(path, "SELECT event_id, user_id, user_name, text, status FROM inbox"
+                               " ORDER BY id");
+        CHECK_STR_EQ(inbox, "f1||||done\nf2||||done\nf3|8|8|eight says hi|done\n"
+                            "f4|7|7|forget me|new\nf5|7|7|seven elsewhere|new\n");
+        /* Delivered replies go; an undelivered one stays to be delivered. */
+        outbox = sql_text(path, "SELECT text, status FROM outbox ORDER BY id");
+        CHECK_STR_EQ(outbox, "a pending reply|pending\nhi eight|pending\n");
+        rest = sql_text(path, "SELECT 'r', account, user_id, text FROM reminders"
+                              " UNION ALL SELECT 's', account, user_id, value FROM settings"
+                              " ORDER BY 1, 2, 3");
+        CHECK_STR_EQ(rest, "r|bot1|8|eight's reminder\nr|bot2|7|bot2 reminder\n"
+                           "s|bot1|8|Asia/Shanghai\ns|bot2|7|UTC\n");
+
+        /* Neither the database nor its log still holds the words. */
+        CHECK(!file_holds(path, "marmalade"));
+        CHECK(!file_holds(wal, "marmalade"));
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM history_fts WHERE history_fts"
+                                   " MATCH 'marmalade'"),
+                     0);
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM history_fts WHERE history_fts"
+                                   " MATCH 'eight'"),
+                     2);
+
+        /* Again: nothing left to erase. */
+        CHECK_INT_EQ(store_user_forget(s, "telegram", "bot1", "7", &c), 0);
+        CHECK_INT_EQ(c.messages + c.reminders + c.settings, 0);
+        CHECK_INT_EQ(store_user_forget(s, "telegram", NULL, "7", &c), -EINVAL);
+        store_free(s);
+}
+
+/* The lines of an export, each parsed; NULL where a line is not JSON. */
+static size_t export_parse(char *text, json_object **objects, size_t max)
+{
+        size_t n = 0;
+
+        for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n"))
+                objects[n++] = json_tokener_parse(line);
+        return n;
+}
+
+static const char *json_get_string(json_object *o, const char *key)
+{
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return "(missing)";
+        return v ? json_object_get_string(v) : "(null)";
+}
+
+static int64_t json_get_int(json_object *o, const char *key)
+{
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return -1;
+        return json_object_get_int64(v);
+}
+
+static void test_export(void)
+{
+        _cleanup_free_ char *path = test_path("export.db");
+        _cleanup_free_ char *text = NULL;
+        json_object *lines[16] = {};
+        size_t size = 0, n;
+        struct store *s;
+        FILE *f, *full;
+        int r;
+
+        s = open_ok(path);
+        user_data_make(s);
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                abort();
+        r = store_user_export(s, "telegram", "bot1", "7", f);
+        fclose(f);
+        /* A header, 6 messages, 2 reminders, 2 settings. */
+        CHECK_INT_EQ(r, 11);
+        CHECK(text && !strstr(text, "eight"));
+        CHECK(text && !strstr(text, "elsewhere"));
+
+        n = export_parse(text, lines, ELEMENTSOF(lines));
+        CHECK_INT_EQ(n, 11);
+        if (n == 11) {
+                CHECK_STR_EQ(json_get_string(lines[0], "type"), "export");
+                CHECK_INT_EQ(json_get_int(lines[0], "version"), 1);
+                CHECK_STR_EQ(json_get_string(lines[0], "user_id"), "7");
+                CHECK_STR_EQ(json_get_string(lines[0], "account"), "bot1");
+                CHECK(json_get_int(lines[0], "exported_at_ms") > 1700000000000);
+
+                CHECK_STR_EQ(json_get_string(lines[1], "type"), "message");
+                CHECK_STR_EQ(json_get_string(lines[1], "text"), "my marmalade secret");
+                CHECK_STR_EQ(json_get_string(lines[1], "direction"), "in");
+                CHECK_INT_EQ(json_get_int(lines[1], "at_ms"), 1000);
+                CHECK_STR_EQ(json_get_string(lines[1], "chat_id"), "42");
+                CHECK_STR_EQ(json_get_string(lines[1], "thread_id"), "(null)");
+                CHECK_STR_EQ(json_get_string(lines[2], "text"), "second \"quoted\"\nline");
+                CHECK_STR_EQ(json_get_string(lines[3], "text"), "forget me");
+                CHECK_STR_EQ(json_get_string(lines[4], "text"),
+                             "I keep your marmalade secret");
+                CHECK_STR_EQ(json_get_string(lines[4], "direction"), "out");
+                CHECK_STR_EQ(json_get_string(lines[4], "user_id"), "(null)");
+                CHECK_STR_EQ(json_get_string(lines[5], "text"), "a pending reply");
+                CHECK_STR_EQ(json_get_string(lines[6], "text"), "Reminder: buy marmalade");
+
+                CHECK_STR_EQ(json_get_string(lines[7], "type"), "reminder");
+                CHECK_STR_EQ(json_get_string(lines[7], "text"), "buy marmalade");
+                CHECK_STR_EQ(json_get_string(lines[7], "status"), "fired");
+                CHECK_INT_EQ(json_get_int(lines[7], "fired_at_ms"), 1000);
+                CHECK_STR_EQ(json_get_string(lines[7], "rule"), "(null)");
+                CHECK_STR_EQ(json_get_string(lines[8], "rule"), "daily@09:00");
+                CHECK_STR_EQ(json_get_string(lines[8], "time_zone"), "Europe/Berlin");
+                CHECK_INT_EQ(json_get_int(lines[8], "due_at_ms"), 90000);
+                CHECK_STR_EQ(json_get_string(lines[8], "late"), "false");
+
+                CHECK_STR_EQ(json_get_string(lines[9], "type"), "setting");
+                CHECK_STR_EQ(json_get_string(lines[9], "key"), "lang");
+                CHECK_STR_EQ(json_get_string(lines[9], "value"), "en");
+                CHECK_STR_EQ(json_get_string(lines[10], "key"), "tz");
+        }
+        for (size_t i = 0; i < n; i++)
+                json_object_put(lines[i]);
+
+        /* A user with nothing stored gets the header alone. */
+        free(text);
+        text = NULL;
+        f = open_memstream(&text, &size);
+        if (!f)
+                abort();
+        CHECK_INT_EQ(store_user_export(s, "telegram", "bot1", "nobody", f), 1);
+        fclose(f);
+
+        /* A full disk is an error, and the store goes on working. */
+        full = fopen("/dev/full", "w");
+        if (full) {
+                CHECK_INT_EQ(store_user_export(s, "telegram", "bot1", "7", full), -EIO);
+                CHECK(strstr(store_error(s), "cannot write") != NULL);
+                fclose(full);
+                CHECK_INT_EQ(store_setting_set(s, "telegram", "bot1", "7", "tz", "UTC"), 0);
+        }
+        CHECK_INT_EQ(store_user_export(s, "telegram", "bot1", NULL, stdout), -EINVAL);
+        store_free(s);
+}
+
+static void test_prune(void)
+{
+        _cleanup_free_ char *path = test_path("prune.db");
+        _cleanup_free_ char *history = NULL, *inbox = NULL, *outbox = NULL, *left = NULL;
+        struct store_prune_counts c = { -1, -1, -1, -1 };
+        int64_t e0, e1, e2, r0, fired, cancelled, outbox_id;
+        struct store *s;
+
+        s = open_ok(path);
+        e0 = accept_one(s, "bot1", "p0", "42", "7", "first", 1000);
+        e1 = accept_one(s, "bot1", "p1", "42", "7", "second", 2000);
+        e2 = accept_one(s, "bot1", "p2", "42", "7", "third", 3000);
+        accept_one(s, "bot1", "p3", "42", "7", "fourth", 4000);
+        answer(s, e0, "42", "reply to first", &r0);
+        CHECK_INT_EQ(store_outbox_mark_sent(s, r0, "m-1"), 0);
+        answer(s, e1, "42", NULL, NULL);
+        answer(s, e2, "42", "reply to third", NULL);
+
+        fired = reminder_add_ok(s, "bot1", "7", "fired one", 1200, NULL);
+        CHECK_INT_EQ(store_reminder_fire(s, fired, 1200, false, 0, "Reminder: fired one",
+                                         &outbox_id),
+                     0);
+        CHECK_INT_EQ(store_outbox_mark_sent(s, outbox_id, "m-2"), 0);
+        cancelled = reminder_add_ok(s, "bot1", "7", "cancelled one", 1300, NULL);
+        CHECK_INT_EQ(store_reminder_cancel(s, "telegram", "bot1", "7", cancelled), 0);
+        reminder_add_ok(s, "bot1", "7", "pending and overdue", 1000, NULL);
+        reminder_add_ok(s, "bot1", "7", "recurring", 1000, "daily@09:00");
+
+        /* Everything stored "now" is moved to 1500, before the cut. */
+        CHECK_INT_EQ(sql_exec(path, "UPDATE inbox SET received_at_ms = 1500;"
+                                    "UPDATE outbox SET created_at_ms = 1500;"
+                                    "UPDATE history SET at_ms = 1500 WHERE outbound = 1;"
+                                    "UPDATE reminders SET created_at_ms = 1500;"),
+                     SQLITE_OK);
+
+        CHECK_INT_EQ(store_history_prune(s, 2500, &c), 0);
+        /* first (1000), second (2000), the two replies and the firing. */
+        CHECK_INT_EQ(c.history, 5);
+        CHECK_INT_EQ(c.outbox, 2);
+        CHECK_INT_EQ(c.inbox, 2);
+        CHECK_INT_EQ(c.reminders, 2);
+
+        history = sql_text(path, "SELECT text FROM history ORDER BY id");
+        CHECK_STR_EQ(history, "third\nfourth\n");
+        /* third's reply is not delivered yet, fourth is not answered. */
+        inbox = sql_text(path, "SELECT event_id, status FROM inbox ORDER BY id");
+        CHECK_STR_EQ(inbox, "p2|done\np3|new\n");
+        outbox = sql_text(path, "SELECT text, status FROM outbox ORDER BY id");
+        CHECK_STR_EQ(outbox, "reply to third|pending\n");
+        left = sql_text(path, "SELECT text, status FROM reminders ORDER BY id");
+        CHECK_STR_EQ(left, "pending and overdue|pending\nrecurring|pending\n");
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM history_fts WHERE history_fts"
+                                   " MATCH 'first'"),
+                     0);
+
+        CHECK_INT_EQ(store_history_prune(s, 2500, &c), 0);
+        CHECK_INT_EQ(c.history + c.inbox + c.outbox + c.reminders, 0);
+        store_free(s);
+}
+
+/* Rows stored before schema version 4 are linked by their content. */
+static void test_migrate_links(void)
+{
+        _cleanup_free_ char *path = test_path("v1-links.db");
+        _cleanup_free_ char *fixture = NULL, *links = NULL;
+        _cleanup_free_ unsigned char *sql = NULL;
+        const char *srcdir = getenv("top_srcdir") ?: ".";
+        struct store_exchange *x = NULL;
+        struct store_forget_counts c;
+        size_t size, n = 0;
+        struct store *s;
+
+        if (asprintf(&fixture, "%s/tests/fixtures/store-v1.sql", srcdir) < 0)
+                abort();
+        if (!file_exists(fixture)) {
+                TEST_FAIL("%s: missing (is $top_srcdir set?)", fixture);
+                return;
+        }
+        sql = file_read(fixture, &size);
+        sql[size] = '\0';
+        CHECK_INT_EQ(sql_exec(path, (const char *)sql), SQLITE_OK);
+
+        s = open_ok(path);
+        links = sql_text(path, "SELECT id, inbox_id, outbound FROM history ORDER BY id");
+        CHECK_STR_EQ(links, "1|1|0\n2|1|1\n3|2|0\n4|3|0\n");
+
+        CHECK_INT_EQ(store_history_last_exchanges(s, "telegram", "bot1", "42", 5, &x, &n), 0);
+        CHECK_INT_EQ(n, 1);
+        if (n == 1) {
+                CHECK_STR_EQ(x[0].question.text, "Will I need an umbrella tomorrow?");
+                CHECK_STR_EQ(x[0].answer.text, "Probably, take one.");
+        }
+        store_exchanges_free(x, n);
+
+        /* Ada's old rows and the reply to her are found for erasure. */
+        CHECK_INT_EQ(store_user_forget(s, "telegram", "bot1", "7", &c), 0);
+        CHECK_INT_EQ(c.messages, 3);
+        CHECK_INT_EQ(sql_int(path, "SELECT count(*) FROM history"), 1);
+        store_free(s);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         return remove(path);
+}
+
+/* Group commit: operations in a batch fail alone, and become durable (and
+ * visible to another connection) only when the batch ends. */
+static void test_batch(void)
+{
+        _cleanup_free_ char *path = test_path("batch.db");
+        struct store_inbound events[2] = { event_weather, event_cafe };
+        struct store_counts c;
+        int64_t ids[2], outbox_id = -1;
+        sqlite3 *other;
+        struct store *s;
+        int64_t seen = -1;
+
+        s = open_ok(path);
+        CHECK_INT_EQ(store_batch_end(s), -EINVAL);
+        CHECK_INT_EQ(store_batch_begin(s), 0);
+        CHECK_INT_EQ(store_batch_begin(s), -EALREADY);
+
+        CHECK_INT_EQ(store_inbox_accept(s, "telegram", "bot1", events, 2, "7", ids), 2);
+        CHECK_INT_EQ(store_inbox_complete(s, ids[0], &reply_weather, &outbox_id), 0);
+        /* A failing operation inside the batch undoes only itself. */
+        CHECK_INT_EQ(store_inbox_complete(s, 999, &reply_weather, NULL), -ENOENT);
+        CHECK_INT_EQ(store_inbox_complete(s, ids[0], &reply_weather, NULL), -EALREADY);
+
+        /* Not committed yet: another connection sees nothing. */
+        CHECK_INT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+        sqlite3_busy_timeout(other, 5000);
+        {
+                sqlite3_stmt *st;
+
+                CHECK_INT_EQ(sqlite3_prepare_v2(other, "SELECT count(*) FROM inbox", -1, &st,
+                                                NULL), SQLITE_OK);
+                CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+                seen = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+        }
+        CHECK_INT_EQ(seen, 0);
+
+        CHECK_INT_EQ(store_batch_end(s), 0);
+        {
+                sqlite3_stmt *st;
+
+                CHECK_INT_EQ(sqlite3_prepare_v2(other, "SELECT count(*) FROM inbox", -1, &st,
+                                                NULL), SQLITE_OK);
+                CHECK_INT_EQ(sqlite3_step(st), SQLITE_ROW);
+                seen = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+        }
+        CHECK_INT_EQ(seen, 2);
+        sqlite3_close(other);
+
+        CHECK_INT_EQ(store_counts_get(s, &c), 0);
+        CHECK_INT_EQ(c.inbox_undone, 1);
+        CHECK_INT_EQ(c.outbox_pending, 1);
+        CHECK_INT_EQ(c.history, 3);
+
+        /* Outside a batch, operations commit by themselves again. */
+        CHECK_INT_EQ(store_outbox_mark_sent(s, outbox_id, "m-1"), 0);
+        store_free(s);
+
+        s = open_ok(path);
+        CHECK_INT_EQ(store_counts_get(s, &c), 0);
+        CHECK_INT_EQ(c.outbox_sent, 1);
+        CHECK_INT_EQ(c.inbox_undone, 1);
+        store_free(s);
 }
 
 int main(void)
@@ -1110,6 +1990,16 @@ int main(void)
         test_bad_paths();
         test_rollback();
         test_quick_check_limit();
+        test_reminders();
+        test_reminder_limits();
+        test_settings();
+        test_history_search();
+        test_exchanges();
+        test_forget();
+        test_export();
+        test_prune();
+        test_migrate_links();
+        test_batch();
 
         if (nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 fprintf(stderr, "removing %s: %s\n", test_dir, strerror(errno));

@@ -53,8 +53,9 @@ def refused_token(tmp):
     fake.stop()
 
 
-def start_fails(tmp, name, telegram_keys, token, expected):
-    """parleyd exits 1 at once, with expected in its error output."""
+def start_fails(tmp, name, telegram_keys, token, expected, status=2):
+    """parleyd exits at once with status (2: a configuration error, 1: the
+    file system said no), with expected in its error output."""
     conf = os.path.join(tmp, name + ".conf")
     with open(conf, "w") as f:
         f.write(f"[parleyd]\nstate_dir = {tmp}/state-{name}\n"
@@ -69,7 +70,7 @@ def start_fails(tmp, name, telegram_keys, token, expected):
     p = subprocess.run([os.path.join(os.environ.get("top_builddir", "."), "src", "parleyd"),
                         "--config", conf, "--foreground"], capture_output=True, text=True,
                        timeout=20, env=env)
-    t.eq(f"{name}: exit status", 1, p.returncode)
+    t.eq(f"{name}: exit status", status, p.returncode)
     t.check(f"{name}: says why", expected in p.stderr, p.stderr)
     if token:
         t.check(f"{name}: the token is not shown", token.strip() not in p.stderr)
@@ -81,13 +82,19 @@ def main():
         start_fails(tmp, "malformed", "token_file = malformed.token", "not a token at all\n",
                     "the bot token is not of the form BotFather gives")
         start_fails(tmp, "missing", "token_file = nowhere.token", None,
-                    f"cannot read the bot token from {tmp}/nowhere.token: No such file")
+                    f"cannot read the bot token from {tmp}/nowhere.token: No such file",
+                    status=1)
         start_fails(tmp, "no-token", "", None,
                     "no bot token: set token_file in [telegram], or pass the systemd "
                     "credential telegram-token")
         start_fails(tmp, "no-url", "token_file = no-url.token\nmode = webhook",
                     "123:abcdefghijklmnopqrstuvwxyz\n",
                     "no-url.conf:7: webhook mode needs webhook_url")
+        start_fails(tmp, "no-http", "token_file = no-http.token\nmode = webhook\n"
+                    "webhook_url = https://bot.example.test/hook",
+                    "123:abcdefghijklmnopqrstuvwxyz\n",
+                    "no-http.conf:7: webhook mode needs the daemon's HTTP server: set "
+                    "enabled = true in [http]")
     return t.finish()
 
 

@@ -77,7 +77,7 @@ def main():
         conf = config_text(state, fake,
                            f"mode = webhook\nwebhook_url = {WEBHOOK_URL}\n"
                            "webhook_secret_file = secret\n",
-                           "[http]\naddress = 127.0.0.1\nport = 0\n")
+                           "[http]\nenabled = true\naddress = 127.0.0.1\nport = 0\n")
         daemon = Daemon(tmp, conf)
         try:
             run_webhook(fake, daemon, dbpath)
@@ -110,11 +110,10 @@ def main():
 
 
 def run_webhook(fake, daemon, dbpath):
-    t.check("listening is logged", daemon.wait_stderr("webhook on http://127.0.0.1:"))
+    t.check("the route is logged", daemon.wait_stderr("webhook on the HTTP server at /tg/hook"))
     t.check("connected", daemon.wait_stderr("telegram: connected"))
-    m = re.search(r"webhook on (http://127\.0\.0\.1:\d+)(/\S*)", daemon.stderr())
-    base, path = m.group(1), m.group(2)
-    t.eq("the path comes from webhook_url", "/tg/hook", path)
+    m = re.search(r"HTTP on 127\.0\.0\.1 port (\d+)", daemon.stderr())
+    base, path = f"http://127.0.0.1:{m.group(1)}", "/tg/hook"
     url = base + path
 
     log = fake.log()

@@ -85,3 +85,53 @@ test_finish() {
         [ "$test_checks" -gt 0 ] || { echo "FAIL: no checks ran" >&2; exit 1; }
         [ "$test_failures" -eq 0 ]
 }
+
+# wait_for_line FILE PATTERN [SECONDS]: waits until a line of FILE matches
+# PATTERN (grep -E); fails the check after SECONDS (default 10).
+wait_for_line() {
+        tries=$(( ${3:-10} * 20 ))
+        while [ $tries -gt 0 ]; do
+                grep -q -E -- "$2" "$1" 2>/dev/null && return 0
+                sleep 0.05
+                tries=$((tries - 1))
+        done
+        fail "timed out waiting for '$2' in $1"
+        sed 's/^/    /' "$1" >&2
+        return 1
+}
+
+# start_console_daemon CONF: parleyd reading the FIFO $TEST_DIR/in, writing
+# $TEST_DIR/out and $TEST_DIR/err; sets daemon_pid and opens fd 3 for input.
+start_console_daemon() {
+        rm -f "$TEST_DIR/in"
+        mkfifo "$TEST_DIR/in"
+        "$PARLEYD" --config "$1" --foreground < "$TEST_DIR/in" \
+                >> "$TEST_DIR/out" 2>> "$TEST_DIR/err" &
+        daemon_pid=$!
+        exec 3> "$TEST_DIR/in"
+}
+
+# say TEXT: one console message.
+say() {
+        printf '%s\n' "$1" >&3
+}
+
+# stop_console_daemon: end of input, then wait for a clean exit.
+stop_console_daemon() {
+        exec 3>&-
+        status=0
+        wait "$daemon_pid" || status=$?
+        check_eq "daemon exit status" 0 "$status"
+}
+
+# wait_for_lines FILE N [SECONDS]: waits until FILE has at least N lines.
+wait_for_lines() {
+        tries=$(( ${3:-10} * 20 ))
+        while [ $tries -gt 0 ]; do
+                [ "$(wc -l < "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+                sleep 0.05
+                tries=$((tries - 1))
+        done
+        fail "timed out waiting for $2 lines in $1"
+        return 1
+}

@@ -106,6 +106,20 @@ def config_text(state_dir, fake, extra_telegram="", extra="", console=False):
             f"poll_timeout_s = 2\n{extra_telegram}\n{extra}")
 
 
+def console_reply(tmp, line):
+    """What parleyd answers line with on the console: the reference text
+    the Telegram replies are compared with."""
+    state = os.path.join(tmp, "console-state")
+    conf = os.path.join(tmp, "console.conf")
+    with open(conf, "w") as f:
+        f.write(f"[parleyd]\nstate_dir = {state}\n[console]\nenabled = true\nuser = tester\n")
+    p = subprocess.run([PARLEYD, "--config", conf, "--foreground"], input=line + "\n",
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"the console run failed: {p.stderr}")
+    return p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout
+
+
 class Daemon:
     """parleyd in the foreground with its configuration in tmp."""
 

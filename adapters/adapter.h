@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "httpd.h"
 
 struct adapter;
 
@@ -116,6 +117,12 @@ void adapter_send_done(struct adapter *a, int64_t id, enum adapter_send_result r
                        const char *error);
 
 void adapter_set_state(struct adapter *a, enum adapter_state state, const char *reason);
+
+/* Serves method+path on the daemon's HTTP server, for webhooks: call it
+ * from start().  -ENODEV when [http] is not enabled (say so in the
+ * adapter's error), -EEXIST when another route has the path. */
+int adapter_http_route(struct adapter *a, const char *method, const char *path,
+                       const char *const *headers, httpd_handler_fn fn, void *userdata);
 
 /* The adapter's input ended for good (the console's end of file): the
  * daemon finishes the work in hand and exits. */

@@ -117,14 +117,12 @@ static int console_create(struct adapter *a, const struct config *config, void *
         return 0;
 }
 
-static void console_on_received(void *userdata, int r)
+static void console_on_received(void *userdata, int r _unused_)
 {
         struct console *c = userdata;
 
+        /* The core has logged a failure to store it. */
         c->inflight--;
-        if (r < 0)
-                log_record(LOG_ERR, &(struct log_fields){ .adapter = "console" },
-                           "could not store a message: %s", strerror(-r));
 
         console_read_more(c);
 }

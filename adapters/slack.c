@@ -23,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapter.h"
 #include "backoff.h"
 #include "http.h"
 #include "log.h"
 #include "macro.h"
+#include "slack-sign.h"
 #include "slack-text.h"
 
 #define SLACK_TOKEN_MAX 512                     /* bytes of a token file */
@@ -43,12 +45,19 @@
 static const struct config_key slack_config_keys[] = {
         { "slack", "enabled", CONFIG_BOOL, "false", false, 0, 0, NULL,
           "connect to Slack over Socket Mode" },
+        { "slack", "mode", CONFIG_ENUM, "socket", false, 0, 0, "socket|events",
+          "how events arrive: Socket Mode, or the Events API on the [http] server" },
         { "slack", "app_token_file", CONFIG_PATH, NULL, false, 0, 0, NULL,
           "file holding the app-level token (xapp-...); default: the systemd "
           "credential slack-app-token" },
         { "slack", "bot_token_file", CONFIG_PATH, NULL, false, 0, 0, NULL,
           "file holding the bot token (xoxb-...); default: the systemd credential "
           "slack-bot-token" },
+        { "slack", "signing_secret_file", CONFIG_PATH, NULL, false, 0, 0, NULL,
+          "file holding the app's signing secret (events mode); default: the systemd "
+          "credential slack-signing-secret" },
+        { "slack", "events_path", CONFIG_STRING, "/slack/events", false, 0, 0, NULL,
+          "the path the [http] server takes Events API requests on (events mode)" },
         { "slack", "api_url", CONFIG_STRING, "https://slack.com/api", false, 0, 0, NULL,
           "the Web API's base URL" },
         { "slack", "allow_bots", CONFIG_BOOL, "false", false, 0, 0, NULL,
@@ -116,7 +125,10 @@ struct slack {
         uv_loop_t *loop;
         struct log_fields log;
 
-        char *app_token;
+        bool events_mode;
+        char *app_token;                /* socket mode */
+        char *signing_secret;           /* events mode */
+        char *events_path;
         char *bot_token;
         char *api_url;
         bool allow_bots;
@@ -190,9 +202,10 @@ static int slack_token_read(const struct config *config, const char *key,
                           SLACK_TOKEN_MAX);
                 return -EINVAL;
         }
-        if (strncmp(buf, prefix, strlen(prefix)) != 0 || strpbrk(buf, " \t\r\n")) {
-                log_error("[slack] %s: %s does not hold one token starting with %s", key,
-                          path, prefix);
+        if (n == 0 || strncmp(buf, prefix, strlen(prefix)) != 0 || strpbrk(buf, " \t\r\n")) {
+                log_error("[slack] %s: %s does not hold one %s%s%s", key, path,
+                          prefix[0] ? "token starting with " : "secret", prefix,
+                          prefix[0] ? "" : " (one word)");
                 explicit_bzero(buf, sizeof(buf));
                 return -EINVAL;
         }
@@ -217,6 +230,8 @@ static void slack_destroy(void *state)
                 return;
 
         slack_free_secret(s->app_token);
+        slack_free_secret(s->signing_secret);
+        free(s->events_path);
         slack_free_secret(s->bot_token);
         free(s->api_url);
         free(s->bot_user_id);
@@ -267,7 +282,26 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
         if (r < 0)
                 goto fail;
 
-        r = slack_token_read(config, "app_token_file", "slack-app-token", "xapp-", &s->app_token);
+        s->events_mode = strcmp(config_get_string(config, "slack", "mode"), "events") == 0;
+        if (s->events_mode) {
+                const char *path = config_get_string(config, "slack", "events_path");
+
+                if (path[0] != '/') {
+                        log_error("%s: [slack] events_path must start with '/'",
+                                  config_where(config, "slack", "events_path"));
+                        r = -EINVAL;
+                        goto fail;
+                }
+                s->events_path = strdup(path);
+                if (!s->events_path) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = slack_token_read(config, "signing_secret_file", "slack-signing-secret", "",
+                                     &s->signing_secret);
+        } else
+                r = slack_token_read(config, "app_token_file", "slack-app-token", "xapp-",
+                                     &s->app_token);
         if (r < 0)
                 goto fail;
         r = slack_token_read(config, "bot_token_file", "slack-bot-token", "xoxb-", &s->bot_token);
@@ -660,7 +694,11 @@ static void slack_on_auth_test(void *userdata, int r, const struct http_response
         }
         log_record(LOG_INFO, &s->log, "signed in as user %s, bot %s", s->bot_user_id,
                    s->bot_id ? s->bot_id : "(none)");
-        slack_connect(s);
+        if (s->events_mode) {
+                backoff_reset(&s->backoff);
+                adapter_set_state(s->adapter, ADAPTER_CONNECTED, NULL);
+        } else
+                slack_connect(s);
 out:
         json_object_put(res.body);
 }
@@ -1080,10 +1118,152 @@ static void slack_lws_log(int level, const char *line)
         log_debug("libwebsockets (%d): %.*s", level, (int)strcspn(line, "\n"), line);
 }
 
+/* ---- Events API ---- */
+
+#define SLACK_HEADER_SIGNATURE "X-Slack-Signature"
+#define SLACK_HEADER_TIMESTAMP "X-Slack-Request-Timestamp"
+#define SLACK_HEADER_RETRY "X-Slack-Retry-Num"
+
+static void slack_http_answer(struct httpd_request *req, int status, const char *text)
+{
+        httpd_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* An event's commit is done: 200 tells Slack it arrived; a 500 makes
+ * Slack send it again. */
+static void slack_on_http_received(void *userdata, int r)
+{
+        struct httpd_request *req = userdata;
+
+        if (r < 0)
+                slack_http_answer(req, 500, "not stored, send it again\n");
+        else
+                slack_http_answer(req, 200, "ok\n");
+}
+
+static void slack_http_event(struct slack *s, struct httpd_request *req,
+                             struct json_object *root)
+{
+        struct json_object *event = NULL;
+        const char *event_id = json_string_of(root, "event_id");
+        const char *retry = httpd_request_header(req, SLACK_HEADER_RETRY);
+        _cleanup_free_ char *text = NULL;
+        struct adapter_message m;
+        const char *why = NULL;
+        int r;
+
+        json_object_object_get_ex(root, "event", &event);
+        if (!event || !event_id) {
+                log_record(LOG_WARNING, &s->log, "an event_callback without event or event_id, "
+                           "ignoring it");
+                slack_http_answer(req, 400, "event_callback without event or event_id\n");
+                return;
+        }
+        if (retry)
+                log_record(LOG_DEBUG, &s->log, "event %s: Slack's retry %s", event_id, retry);
+
+        r = slack_event_message(s, event, event_id, &m, &text, &why);
+        if (r == 0) {
+                log_record(LOG_DEBUG, &s->log, "event %s ignored: %s", event_id, why);
+                slack_http_answer(req, 200, "ignored\n");
+                return;
+        }
+        if (r > 0)
+                r = adapter_receive(s->adapter, &m, 1, NULL, slack_on_http_received, req);
+        if (r < 0) {
+                log_record(LOG_ERR, &s->log, "event %s not taken: %s; Slack sends it again",
+                           event_id, strerror(-r));
+                slack_http_answer(req, 503, "not taken, send it again\n");
+        }
+}
+
+/* One Events API request: signed, fresh, then a URL check or an event. */
+static void slack_on_http_request(void *userdata, struct httpd_request *req)
+{
+        struct slack *s = userdata;
+        struct json_object *root;
+        const char *type, *challenge;
+        size_t len;
+        const char *body = httpd_request_body(req, &len);
+        int r;
+
+        r = slack_sign_verify(s->signing_secret,
+                              httpd_request_header(req, SLACK_HEADER_TIMESTAMP),
+                              httpd_request_header(req, SLACK_HEADER_SIGNATURE), body, len,
+                              (int64_t)time(NULL));
+        if (r < 0) {
+                slack_http_answer(req, 500, "cannot check the signature\n");
+                return;
+        }
+        if (r != SLACK_SIGN_OK) {
+                log_record(LOG_WARNING, &s->log, "an Events API request refused: %s",
+                           slack_sign_result_string(r));
+                slack_http_answer(req, 401, "bad or stale signature\n");
+                return;
+        }
+
+        root = json_tokener_parse(body);
+        type = json_string_of(root, "type");
+        if (!type) {
+                log_record(LOG_WARNING, &s->log, "a signed Events API request of %zu bytes "
+                           "that is not an event, refusing it", len);
+                slack_http_answer(req, 400, "not a JSON object with a type\n");
+        } else if (strcmp(type, "url_verification") == 0) {
+                challenge = json_string_of(root, "challenge");
+                if (challenge) {
+                        log_record(LOG_INFO, &s->log, "Events API URL verified");
+                        slack_http_answer(req, 200, challenge);
+                } else
+                        slack_http_answer(req, 400, "url_verification without challenge\n");
+        } else if (strcmp(type, "event_callback") != 0) {
+                log_record(LOG_DEBUG, &s->log, "an Events API '%s' request, ignoring it", type);
+                slack_http_answer(req, 200, "ignored\n");
+        } else if (s->stopping || s->failed || !s->bot_user_id) {
+                /* Without the bot's ids its own messages cannot be told
+                 * apart: Slack sends the event again later. */
+                slack_http_answer(req, 503, "not ready\n");
+        } else
+                slack_http_event(s, req, root);
+        json_object_put(root);
+}
+
+static int slack_events_start(struct slack *s)
+{
+        static const char *const headers[] = {
+                SLACK_HEADER_SIGNATURE, SLACK_HEADER_TIMESTAMP, SLACK_HEADER_RETRY, NULL,
+        };
+        char reason[256];
+        int r;
+
+        r = adapter_http_route(s->adapter, "POST", s->events_path, headers,
+                               slack_on_http_request, s);
+        if (r < 0) {
+                snprintf(reason, sizeof(reason), "cannot take Events API requests on %s: %s",
+                         s->events_path, r == -ENODEV ? "the HTTP server is not enabled "
+                         "([http] enabled = true)" : r == -EEXIST ? "another route has that "
+                         "path" : strerror(-r));
+                s->failed = true;
+                adapter_set_state(s->adapter, ADAPTER_FAILED, reason);
+                return 0;
+        }
+        log_record(LOG_INFO, &s->log, "Events API on the HTTP server at %s", s->events_path);
+        slack_authenticate(s);
+        return 0;
+}
+
 static int slack_start(void *state)
 {
         struct slack *s = state;
         struct lws_context_creation_info info = { 0 };
+
+        uv_timer_init(s->loop, &s->reconnect_timer);
+        s->reconnect_timer.data = s;
+        uv_timer_init(s->loop, &s->ping_timer);
+        s->ping_timer.data = s;
+        s->open_handles += 2;
+
+        if (s->events_mode)
+                return slack_events_start(s);
 
         lws_set_log_level(LLL_ERR, slack_lws_log);
         s->foreign_loops[0] = s->loop;
@@ -1097,11 +1277,6 @@ static int slack_start(void *state)
         if (!s->lws)
                 return -ENOMEM;
 
-        uv_timer_init(s->loop, &s->reconnect_timer);
-        s->reconnect_timer.data = s;
-        uv_timer_init(s->loop, &s->ping_timer);
-        s->ping_timer.data = s;
-        s->open_handles += 2;
         uv_timer_start(&s->ping_timer, slack_on_ping_timer, s->ping_timeout_ms / 3,
                        s->ping_timeout_ms / 3);
 

@@ -1,6 +1,6 @@
 /* backoff.h: the one retry schedule every receive loop and retry uses.
  *
- * Exponential from initial_ms, doubling, capped at max_ms, with "full
+ * Exponential from initial_ms, doubling, capped at max_ms, with "equal
  * jitter" (a uniform draw in [delay/2, delay]) so that many clients do not
  * retry in step against a server that just came back. */
 #ifndef PARLEY_BACKOFF_H

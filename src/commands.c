@@ -61,6 +61,13 @@ static int reply_simple(struct command_outcome *out, const char *text)
         return out->reply ? 0 : -ENOMEM;
 }
 
+/* A time for a reply; "?" if it cannot be shown. */
+static void time_text(int64_t ms, const char *tz, bool chinese, char *buf, size_t size)
+{
+        if (remind_format_time(ms, tz, chinese, buf, size) < 0)
+                snprintf(buf, size, "?");
+}
+
 static const char *lang(bool chinese, const char *en, const char *zh)
 {
         return chinese ? zh : en;
@@ -172,10 +179,17 @@ static int command_remind(const struct command_context *ctx, bool chinese,
         r = store_reminder_add(ctx->store, ctx->adapter, ctx->account, ctx->chat_id,
                                ctx->user_id, ctx->thread_id, req.text, req.due_at_ms, req.rule,
                                tz, &id);
+        if (r == -EDQUOT) {
+                r = reply_simple(out, lang(chinese, "You have as many pending reminders as I "
+                                                    "keep for one person; cancel one first "
+                                                    "('reminders' lists them).",
+                                           "你的待办提醒已达上限；请先取消一个（“我的提醒”会列出它们）。"));
+                goto finish;
+        }
         if (r < 0)
                 goto finish;
 
-        remind_format_time(req.due_at_ms, tz, chinese, when, sizeof(when));
+        time_text(req.due_at_ms, tz, chinese, when, sizeof(when));
         if (req.rule) {
                 char rule[96];
 
@@ -232,7 +246,7 @@ static int command_reminders(const struct command_context *ctx, bool chinese,
         for (size_t i = 0; i < n; i++) {
                 char when[REMIND_TIME_TEXT_MAX], rule[96] = "";
 
-                remind_format_time(rows[i].due_at_ms, tz, chinese, when, sizeof(when));
+                time_text(rows[i].due_at_ms, tz, chinese, when, sizeof(when));
                 if (rows[i].rule)
                         command_rule_describe(rows[i].rule, chinese, rule, sizeof(rule));
                 reply_add(&reply, "  %" PRId64 "  %s  %s%s%s%s\n", rows[i].id, when,
@@ -324,7 +338,7 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
         if (r < 0)
                 return r;
 
-        remind_format_time(ctx->now_ms + delay_ms, tz, chinese, when, sizeof(when));
+        time_text(ctx->now_ms + delay_ms, tz, chinese, when, sizeof(when));
         snprintf(text, sizeof(text),
                  lang(chinese, "Reminder %" PRId64 " put off until %s.",
                       "提醒 %" PRId64 " 已推迟到 %s。"), id, when);
@@ -367,7 +381,7 @@ static int command_search(const struct command_context *ctx, const char *args, b
                                                         "first:\n",
                                                "你发过的包含“%s”的消息（最新的在前）：\n"),
                                   args);
-                remind_format_time(rows[i].at_ms, tz, chinese, when, sizeof(when));
+                time_text(rows[i].at_ms, tz, chinese, when, sizeof(when));
                 reply_add(&reply, "  %s  %s\n", when, rows[i].text);
         }
         if (shown == 0)

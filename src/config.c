@@ -513,8 +513,12 @@ bool config_get_bool(const struct config *c, const char *section, const char *na
         bool b = false;
 
         /* Values were checked on the way in; defaults are the program's own. */
-        if (v)
-                assert(parse_bool(v, &b) == 0);
+        if (v) {
+                int r = parse_bool(v, &b);
+
+                assert(r == 0);
+                (void)r;
+        }
         return b;
 }
 
@@ -524,8 +528,12 @@ int64_t config_get_int(const struct config *c, const char *section, const char *
         const char *v = e->value ? e->value : e->key->default_value;
         int64_t n = 0;
 
-        if (v)
-                assert(parse_int(v, &n) == 0);
+        if (v) {
+                int r = parse_int(v, &n);
+
+                assert(r == 0);
+                (void)r;
+        }
         return n;
 }
 

@@ -54,7 +54,7 @@ void config_free(struct config *c);
 /* True when the file had a [section] header or any key of it was set. */
 bool config_has_section(const struct config *c, const char *section);
 
-/* Values: the file's, else the environment's, else the default.  Getters
+/* Values: the environment's, else the file's, else the default.  Getters
  * of undeclared keys are programmer errors (assert). */
 const char *config_get_string(const struct config *c, const char *section, const char *name);
 bool config_get_bool(const struct config *c, const char *section, const char *name);

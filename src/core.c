@@ -15,20 +15,30 @@
 #include "backoff.h"
 #include "commands.h"
 #include "core.h"
+#include "httpd.h"
 #include "log.h"
 #include "macro.h"
+#include "policy.h"
 #include "remind.h"
 #include "responder.h"
 #include "router.h"
 #include "scheduler.h"
+#include "stats.h"
 #include "store.h"
 #include "workq.h"
 
-#define CORE_STORE_QUEUE_MAX 4096       /* store jobs waiting */
-#define CORE_DECODE_QUEUE_MAX 1024      /* decode jobs waiting */
+/* Messages and replies in hand at once; adapter_receive() refuses more
+ * (-EBUSY), so each fits the worker queues below.  Recovery at start may
+ * bring more, up to the queues' limits. */
+#define CORE_PENDING_MAX 10000
+#define CORE_STORE_QUEUE_MAX (4 * CORE_PENDING_MAX)
+#define CORE_DECODE_QUEUE_MAX CORE_PENDING_MAX
 #define CORE_STORE_BATCH_MAX 256        /* store jobs committed together */
+#define CORE_CONTEXT_SLACK 16           /* history fetched past the context */
 #define CORE_SEND_RETRY_INITIAL_MS 1000
 #define CORE_SEND_RETRY_MAX_MS (5 * 60 * 1000)
+#define CORE_RETRY_AFTER_MAX_MS (60 * 60 * 1000)      /* a platform's requested wait */
+#define CORE_SEND_ATTEMPTS_MAX 50       /* then a reply is given up as failed */
 #define CORE_ACCOUNT "default"
 #define CORE_DAY_MS (24 * 3600 * 1000LL)
 
@@ -59,12 +69,14 @@ const struct config_key core_config_keys[] = {
           "sampling temperature, 0 to 100" },
         { "model", "top_k", CONFIG_INT, "0", false, 0, 1 << 22, NULL,
           "sample among the k most likely tokens (0: all)" },
+        { "model", "context_messages", CONFIG_INT, "0", false, 0, 20, NULL,
+          "earlier messages of the chat put before the question the model sees" },
         { "model", "top_p", CONFIG_STRING, "1", false, 0, 0, NULL,
           "sample among the most likely tokens whose probabilities reach p, in (0, 1]" },
-        { "policy", "group_replies", CONFIG_ENUM, "mentioned", false, 0, 0, "mentioned|all",
-          "in group chats, answer only messages that mention or reply to the bot, or all" },
         { "reminders", "time_zone", CONFIG_STRING, NULL, false, 0, 0, NULL,
           "time zone for users who set none, an IANA name (default: the system's)" },
+        { "http", "enabled", CONFIG_BOOL, "false", false, 0, 0, NULL,
+          "serve /metrics, /healthz and /readyz (and webhooks) over HTTP" },
         { "history", "retention_days", CONFIG_INT, "0", false, 0, 36500, NULL,
           "days messages are kept, pruned daily; 0 keeps them (at least 2 when set)" },
         { NULL },
@@ -76,6 +88,10 @@ size_t core_config_tables(const struct config_key **tables, size_t max)
 
         if (n < max)
                 tables[n++] = core_config_keys;
+        if (n < max)
+                tables[n++] = policy_config_keys;
+        if (n < max)
+                tables[n++] = httpd_config_keys;
         for (const struct adapter_ops *const *ops = adapter_registry; *ops && n < max; ops++)
                 tables[n++] = (*ops)->config_keys;
         return n;
@@ -112,6 +128,8 @@ struct chat_queue {
         struct adapter *adapter;
         char *chat_id;
         bool answering;                 /* a message of this chat is being answered */
+        int64_t replies_minute;         /* the minute replies_in_minute counts */
+        int replies_in_minute;          /* rule and model replies in that minute */
         struct core_message *waiting_head, *waiting_tail;
         struct outgoing *head, *tail;
         bool busy;                      /* head is with the adapter or the store */
@@ -128,6 +146,7 @@ struct adapter {
         char *cursor;
         enum adapter_state conn;
         bool reported;                  /* connected or failed at least once */
+        bool was_connected;             /* a later connection is a reconnect */
         struct chat_queue *chats;
         struct log_fields log;
 };
@@ -153,9 +172,12 @@ struct core {
 
         struct scheduler *scheduler;
         char *time_zone;                /* for users who set none */
-        bool group_replies_all;
+        struct policy *policy;
+        size_t outbox_queued;           /* replies in chat queues, for the metrics */
+        int context_messages;           /* earlier messages the model sees */
         int64_t retention_ms;           /* 0: keep history */
         uv_timer_t retention_timer;
+        struct httpd *httpd;            /* NULL unless [http] enabled */
 };
 
 /* A message from the inbox on its way to an answer. */
@@ -165,6 +187,14 @@ struct core_message {
         struct store_inbox_row row;
         struct router_result route;
         struct responder *responder;    /* held while decoding */
+        char *prompt;                   /* what the model sees; NULL: row.text */
+        /* Settings as they were when answering began: a reload on the loop
+         * thread must not change them under a worker. */
+        char *time_zone;
+        int context_messages;
+        char error[STORE_ERROR_MAX];    /* the store's words for a failure */
+        uint64_t stored_loop_ms;        /* uv_now() when it was stored or recovered */
+        double decode_s;                /* the decode batch's time, on its first message */
         bool run_command;               /* the store job runs route's command first */
         bool reminders_changed;
         int64_t now_ms;
@@ -186,6 +216,7 @@ struct core_accept {
         char *cursor;
         int64_t *ids;
         int r;
+        char error[STORE_ERROR_MAX];
         adapter_received_fn done;
         void *userdata;
 };
@@ -193,6 +224,8 @@ struct core_accept {
 /* A send's outcome on its way into the outbox. */
 struct core_delivery {
         struct chat_queue *queue;
+        int64_t outbox_id;              /* the queue's head, copied for the store thread */
+        char error_text[STORE_ERROR_MAX];
         enum adapter_send_result result;
         char *platform_message_id;
         char *error;
@@ -279,11 +312,15 @@ void adapter_set_state(struct adapter *a, enum adapter_state state, const char *
         struct core *c = a->core;
 
         a->conn = state;
+        stats_set(STATS_ADAPTER_UP, a->ops->name, state == ADAPTER_CONNECTED);
         switch (state) {
         case ADAPTER_STARTING:
                 break;
         case ADAPTER_CONNECTED:
                 log_record(LOG_INFO, &a->log, "connected");
+                if (a->was_connected)
+                        stats_add(STATS_ADAPTER_RECONNECTS, a->ops->name, 1);
+                a->was_connected = true;
                 a->reported = true;
                 break;
         case ADAPTER_FAILED:
@@ -299,6 +336,14 @@ void adapter_set_state(struct adapter *a, enum adapter_state state, const char *
         }
 
         core_check_ready(c);
+}
+
+int adapter_http_route(struct adapter *a, const char *method, const char *path,
+                       const char *const *headers, httpd_handler_fn fn, void *userdata)
+{
+        if (!a->core->httpd)
+                return -ENODEV;
+        return httpd_route_add(a->core->httpd, method, path, headers, fn, userdata);
 }
 
 void adapter_request_shutdown(struct adapter *a, const char *reason)
@@ -371,6 +416,8 @@ static void core_accept_work(void *data)
 
         j->r = store_inbox_accept(j->core->store, j->adapter->ops->name, CORE_ACCOUNT,
                                   j->events, j->n, j->cursor, j->ids);
+        if (j->r < 0)
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->core->store));
 }
 
 /* Moves event i of a committed batch into a message to answer. */
@@ -384,6 +431,7 @@ static struct core_message *core_message_from_accept(struct core_accept *j, size
 
         m->core = j->core;
         m->adapter = j->adapter;
+        m->stored_loop_ms = uv_now(j->core->loop);
         m->row = (struct store_inbox_row){
                 .id = j->ids[i],
                 .event_id = (char *)e->event_id,
@@ -407,12 +455,16 @@ static void core_accept_done(void *data)
         struct core *c = j->core;
 
         if (j->r < 0)
-                log_record(LOG_ERR, &j->adapter->log, "could not store %zu message(s): %s",
-                           j->n, store_error(c->store));
+                log_record(LOG_ERR, &j->adapter->log, "could not store %zu message(s): %s; "
+                           "they are not acknowledged", j->n, j->error);
         else if (j->cursor) {
                 free(j->adapter->cursor);
                 j->adapter->cursor = TAKE_PTR(j->cursor);
         }
+        if (j->r > 0)
+                stats_add(STATS_MESSAGES_RECEIVED, j->adapter->ops->name, j->r);
+        else if (j->r < 0)
+                stats_add(STATS_ERRORS, "store", 1);
 
         /* Durable now: the adapter may acknowledge. */
         if (j->done)
@@ -451,6 +503,14 @@ int adapter_receive(struct adapter *a, const struct adapter_message *msgs, size_
 
         if (c->closing)
                 return -ESHUTDOWN;
+
+        /* Everything accepted must fit the worker queues later on. */
+        if (c->pending + n > CORE_PENDING_MAX)
+                return -EBUSY;
+
+        for (size_t i = 0; i < n; i++)
+                if (!msgs[i].event_id || !msgs[i].chat_id || !msgs[i].text)
+                        return -EINVAL;
 
         j = calloc(1, sizeof(*j));
         if (!j)
@@ -501,6 +561,8 @@ static void core_message_free(struct core_message *m)
         free(r->message_id);
         free(r->text);
         free(m->reply);
+        free(m->prompt);
+        free(m->time_zone);
         store_outbox_row_clear(&m->out);
         responder_unref(m->responder);
         free(m);
@@ -571,13 +633,15 @@ static void core_complete_work(void *data)
                         .thread_id = m->row.thread_id,
                         .text = m->row.text,
                         .now_ms = m->now_ms,
-                        .default_time_zone = c->time_zone,
+                        .default_time_zone = m->time_zone,
                 };
                 struct command_outcome outcome;
 
                 m->r = command_run(&ctx, &m->route, &outcome);
-                if (m->r < 0)
+                if (m->r < 0) {
+                        snprintf(m->error, sizeof(m->error), "%s", strerror(-m->r));
                         return;
+                }
                 m->reply = outcome.reply;
                 m->reminders_changed = outcome.reminders_changed;
         }
@@ -592,6 +656,8 @@ static void core_complete_work(void *data)
         m->r = store_inbox_complete(s, m->row.id, m->reply ? &reply : NULL, &m->outbox_id);
         if (m->r >= 0 && m->reply)
                 m->r = store_outbox_get(s, m->outbox_id, &m->out);
+        if (m->r < 0)
+                snprintf(m->error, sizeof(m->error), "%s", store_error(s));
 }
 
 static void core_complete_done(void *data)
@@ -604,12 +670,17 @@ static void core_complete_done(void *data)
                 log_record(LOG_DEBUG, &f, "already answered, ignoring");
         else if (m->r < 0)
                 log_record(LOG_ERR, &f, "could not queue the reply: %s; it is retried at the "
-                           "next start", store_error(c->store));
+                           "next start", m->error);
         else if (m->reply) {
                 log_record(LOG_DEBUG, &f, "reply %" PRId64 " queued (%s)", m->outbox_id,
                            m->source);
+                stats_add(STATS_REPLIES, m->source, 1);
+                stats_observe(STATS_REPLY_SECONDS,
+                              (uv_now(c->loop) - m->stored_loop_ms) / 1000.0);
                 chat_queue_push(m->adapter, &m->out);
         }
+        if (m->r < 0 && m->r != -EALREADY)
+                stats_add(STATS_ERRORS, "store", 1);
 
         if (m->reminders_changed)
                 scheduler_rearm(c->scheduler);
@@ -635,8 +706,49 @@ static void core_respond_work(void *data)
 {
         struct core_message *m = data;
 
-        m->r = responder_reply(m->responder, m->row.text, router_text_is_chinese(m->row.text),
+        m->r = responder_reply(m->responder, m->prompt ? m->prompt : m->row.text,
+                               router_text_is_chinese(m->row.text),
                                &m->reply);
+}
+
+/* Several waiting requests decoded as one batch: much cheaper per reply
+ * than one at a time.  Requests made before a reload use the old model. */
+static void core_respond_many(void *ctx, void **datas, size_t n)
+{
+        const char *texts[RESPONDER_BATCH_MAX];
+        bool chinese[RESPONDER_BATCH_MAX];
+        char *replies[RESPONDER_BATCH_MAX];
+        int results[RESPONDER_BATCH_MAX];
+        size_t start = 0;
+
+        while (start < n) {
+                struct core_message *first = datas[start];
+                size_t k = 0;
+
+                while (start + k < n && k < RESPONDER_BATCH_MAX &&
+                       ((struct core_message *)datas[start + k])->responder == first->responder) {
+                        struct core_message *m = datas[start + k];
+
+                        texts[k] = m->prompt ? m->prompt : m->row.text;
+                        chinese[k] = router_text_is_chinese(m->row.text);
+                        k++;
+                }
+
+                struct timespec t0, t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                responder_reply_batch(first->responder, texts, chinese, k, replies, results);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                first->decode_s = (double)(t1.tv_sec - t0.tv_sec) +
+                                  (t1.tv_nsec - t0.tv_nsec) / 1e9;
+                for (size_t i = 0; i < k; i++) {
+                        struct core_message *m = datas[start + i];
+
+                        m->reply = replies[i];
+                        m->r = results[i];
+                }
+                start += k;
+        }
 }
 
 static void core_respond_done(void *data)
@@ -644,7 +756,10 @@ static void core_respond_done(void *data)
         struct core_message *m = data;
         struct log_fields f = core_message_log(m);
 
+        if (m->decode_s > 0)
+                stats_observe(STATS_DECODE_SECONDS, m->decode_s);
         if (m->r < 0) {
+                stats_add(STATS_ERRORS, "model", 1);
                 log_record(LOG_ERR, &f, "the responder failed: %s; the message is retried at "
                            "the next start", strerror(-m->r));
                 core_message_finish(m);
@@ -655,12 +770,94 @@ static void core_respond_done(void *data)
         core_message_complete(m);
 }
 
-/* Whether the reply policy lets the bot answer this message at all. */
-static bool core_policy_answers(const struct core *c, const struct core_message *m)
+/* The chat's last context_messages messages before this one, joined with
+ * it: what the model sees when context is configured.  On the store
+ * thread; without history the question alone is used. */
+static void core_context_work(void *data)
 {
-        if (m->row.direct || m->row.addressed)
-                return true;
-        return c->group_replies_all;
+        struct core_message *m = data;
+        struct core *c = m->core;
+        struct store_history_row *rows = NULL;
+        size_t n = 0, before = 0, question, first;
+        char *prompt = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        free(m->prompt);
+        m->prompt = NULL;
+        /* Later messages of the chat may be stored already: fetch a few
+         * more and stop at the question itself. */
+        if (store_history_recent(c->store, m->adapter->ops->name, CORE_ACCOUNT, m->row.chat_id,
+                                 (size_t)m->context_messages + CORE_CONTEXT_SLACK, &rows,
+                                 &n) < 0)
+                return;
+
+        question = n;
+        for (size_t i = n; i-- > 0;)
+                if (!rows[i].outbound && strcmp(rows[i].text, m->row.text) == 0) {
+                        question = i;
+                        break;
+                }
+        first = question > (size_t)m->context_messages ? question - m->context_messages : 0;
+
+        f = open_memstream(&prompt, &size);
+        if (f) {
+                for (size_t i = first; i < question; i++) {
+                        fprintf(f, "%s ", rows[i].text);
+                        before++;
+                }
+                fputs(m->row.text, f);
+                if (fclose(f) == 0 && before > 0)
+                        m->prompt = prompt;
+                else
+                        free(prompt);
+        }
+        store_history_rows_free(rows, n);
+}
+
+static void core_context_done(void *data)
+{
+        struct core_message *m = data;
+        struct log_fields f = core_message_log(m);
+        int r;
+
+        /* Closing: the decode queue may be gone; the row waits for the
+         * next start. */
+        if (m->core->closing) {
+                core_message_finish(m);
+                return;
+        }
+
+        r = workq_submit(m->core->decode_q, core_respond_work, core_respond_done, m);
+        if (r < 0) {
+                log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
+                           "next start", strerror(-r));
+                core_message_finish(m);
+        }
+}
+
+/* Why a rule or model reply must not be sent now, or NULL: quiet hours
+ * (group chats only) and the per-chat limit. */
+static const char *core_policy_silences(struct core *c, struct core_message *m)
+{
+        int limit = policy_replies_per_minute(c->policy), minutes;
+        struct chat_queue *q = m->chat;
+        int64_t minute = m->now_ms / 60000;
+
+        if (!m->row.direct && remind_local_minutes(m->now_ms, c->time_zone, &minutes) == 0 &&
+            policy_quiet(c->policy, minutes))
+                return "quiet hours";
+
+        if (limit > 0 && q) {
+                if (q->replies_minute != minute) {
+                        q->replies_minute = minute;
+                        q->replies_in_minute = 0;
+                }
+                if (q->replies_in_minute >= limit)
+                        return "the chat's replies_per_minute is reached";
+                q->replies_in_minute++;
+        }
+        return NULL;
 }
 
 /* Answers m now, or after the messages of its chat that came first. */
@@ -694,6 +891,7 @@ static void core_message_answer(struct core_message *m)
 {
         struct core *c = m->core;
         struct log_fields f = core_message_log(m);
+        const char *silenced, *rule;
         int r;
 
         /* Closing: the inbox row stays undone and is answered at the next
@@ -704,8 +902,18 @@ static void core_message_answer(struct core_message *m)
         }
 
         m->now_ms = core_now_ms();
-        if (!core_policy_answers(c, m)) {
+        m->context_messages = c->context_messages;
+        m->time_zone = strdup(c->time_zone);
+        if (!m->time_zone) {
+                log_record(LOG_ERR, &f, "out of memory; the message is answered at the next "
+                           "start");
+                core_message_finish(m);
+                return;
+        }
+
+        if (!policy_addresses(c->policy, m->row.direct, m->row.addressed)) {
                 log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
+                stats_add(STATS_UNANSWERED, "not addressed", 1);
                 core_message_complete(m);
                 return;
         }
@@ -719,8 +927,31 @@ static void core_message_answer(struct core_message *m)
                 return;
         }
 
+        silenced = core_policy_silences(c, m);
+        if (silenced) {
+                log_record(LOG_INFO, &f, "not answering: %s", silenced);
+                stats_add(STATS_UNANSWERED, silenced, 1);
+                core_message_complete(m);
+                return;
+        }
+
+        rule = policy_rule_reply(c->policy, m->adapter->ops->name, m->row.chat_id, m->row.text);
+        if (rule) {
+                m->reply = strdup(rule);
+                m->source = "rule";
+                if (!m->reply) {
+                        core_message_finish(m);
+                        return;
+                }
+                core_message_complete(m);
+                return;
+        }
+
         m->responder = responder_ref(c->responder);
-        r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
+        if (c->context_messages > 0 && responder_has_model(m->responder))
+                r = workq_submit(c->store_q, core_context_work, core_context_done, m);
+        else
+                r = workq_submit(c->decode_q, core_respond_work, core_respond_done, m);
         if (r < 0) {
                 log_record(LOG_ERR, &f, "could not answer: %s; the message is retried at the "
                            "next start", strerror(-r));
@@ -778,6 +1009,7 @@ static void chat_queue_push(struct adapter *a, struct store_outbox_row *row)
 
         o->row = *row;
         *row = (struct store_outbox_row){ 0 };
+        stats_set(STATS_OUTBOX_PENDING, NULL, ++c->outbox_queued);
         if (q->tail)
                 q->tail->next = o;
         else
@@ -814,6 +1046,7 @@ static void chat_queue_kick(struct chat_queue *q)
                 uint64_t delay_ms = a->ops->send_delay_ms(a->state, q->chat_id);
 
                 if (delay_ms > 0) {
+                        stats_add(STATS_SEND_WAITS, a->ops->name, 1);
                         uv_timer_start(&q->timer, chat_queue_on_timer, delay_ms, 0);
                         return;
                 }
@@ -839,19 +1072,22 @@ static void core_delivery_work(void *data)
 {
         struct core_delivery *d = data;
         struct store *s = d->queue->adapter->core->store;
-        int64_t id = d->queue->head->row.id;
 
         if (d->result == ADAPTER_SEND_OK)
-                d->r = store_outbox_mark_sent(s, id, d->platform_message_id);
+                d->r = store_outbox_mark_sent(s, d->outbox_id, d->platform_message_id);
         else
-                d->r = store_outbox_mark_attempt(s, id, d->error,
+                d->r = store_outbox_mark_attempt(s, d->outbox_id, d->error,
                                                  d->result == ADAPTER_SEND_REJECTED);
+        if (d->r < 0)
+                snprintf(d->error_text, sizeof(d->error_text), "%s", store_error(s));
 }
 
 static void chat_queue_pop(struct chat_queue *q)
 {
         struct outgoing *o = q->head;
+        struct core *c = q->adapter->core;
 
+        stats_set(STATS_OUTBOX_PENDING, NULL, --c->outbox_queued);
         q->head = o->next;
         if (!q->head)
                 q->tail = NULL;
@@ -871,24 +1107,29 @@ static void core_delivery_done(void *data)
 
         if (d->r < 0)
                 log_record(LOG_ERR, &f, "could not record the delivery of reply %" PRId64
-                           ": %s", o->row.id, store_error(c->store));
+                           ": %s", o->row.id, d->error_text);
 
         switch (d->result) {
         case ADAPTER_SEND_OK:
+                stats_add(STATS_MESSAGES_SENT, a->ops->name, 1);
                 backoff_reset(&q->backoff);
                 q->next_send_ms = now + a->ops->chat_send_interval_ms;
                 chat_queue_pop(q);
                 c->pending--;
                 break;
         case ADAPTER_SEND_RETRY:
+                stats_add(STATS_SEND_WAITS, a->ops->name, 1);
                 o->row.attempts++;
                 wait_ms = d->retry_after_ms ? d->retry_after_ms : backoff_next_ms(&q->backoff);
+                if (wait_ms > CORE_RETRY_AFTER_MAX_MS)
+                        wait_ms = CORE_RETRY_AFTER_MAX_MS;
                 log_record(LOG_WARNING, &f, "sending reply %" PRId64 " failed: %s; retrying "
                            "in %.1f s", o->row.id, d->error ? d->error : "unknown error",
                            wait_ms / 1000.0);
                 q->next_send_ms = now + wait_ms;
                 break;
         case ADAPTER_SEND_REJECTED:
+                stats_add(STATS_ERRORS, "send refused", 1);
                 log_record(LOG_ERR, &f, "reply %" PRId64 " was refused for good: %s; it stays "
                            "in the outbox marked failed", o->row.id,
                            d->error ? d->error : "unknown error");
@@ -924,11 +1165,19 @@ void adapter_send_done(struct adapter *a, int64_t id, enum adapter_send_result r
                 return;
         }
 
+        /* A reply that never goes through must not hold up its chat. */
+        if (result == ADAPTER_SEND_RETRY && q->head->row.attempts + 1 >= CORE_SEND_ATTEMPTS_MAX) {
+                log_record(LOG_ERR, &a->log, "giving up on reply %" PRId64 " after %d attempts",
+                           id, CORE_SEND_ATTEMPTS_MAX);
+                result = ADAPTER_SEND_REJECTED;
+        }
+
         d = calloc(1, sizeof(*d));
         if (!d)
                 goto fail;
         *d = (struct core_delivery){
                 .queue = q,
+                .outbox_id = id,
                 .result = result,
                 .platform_message_id = platform_message_id ? strdup(platform_message_id) : NULL,
                 .error = error ? strdup(error) : NULL,
@@ -953,6 +1202,94 @@ fail:
         chat_queue_pop(q);
         c->pending--;
         core_check_drained(c);
+}
+
+/* ---- health and metrics over HTTP ---- */
+
+static void core_http_metrics(void *userdata, struct httpd_request *req)
+{
+        char *text;
+        size_t len;
+
+        if (stats_render(&text, &len) < 0) {
+                httpd_respond(req, 500, "text/plain", "out of memory\n", 14);
+                return;
+        }
+        httpd_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+        free(text);
+}
+
+/* Answering at all shows the loop runs: it is the one thread that could. */
+static void core_http_healthz(void *userdata, struct httpd_request *req)
+{
+        httpd_respond(req, 200, "text/plain", "ok\n", 3);
+}
+
+/* Ready: every enabled adapter connected, and the model loaded when one
+ * is configured.  The body lists each part either way. */
+static void core_http_readyz(void *userdata, struct httpd_request *req)
+{
+        static const char *const states[] = { "starting", "connected", "failed", "stopped" };
+        struct core *c = userdata;
+        bool ready = !c->stopping;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        if (!f) {
+                httpd_respond(req, 500, "text/plain", "out of memory\n", 14);
+                return;
+        }
+
+        for (size_t i = 0; i < c->n_adapters; i++) {
+                const struct adapter *a = &c->adapters[i];
+
+                ready = ready && a->conn == ADAPTER_CONNECTED;
+                fprintf(f, "%s: %s\n", a->ops->name, states[a->conn]);
+        }
+        fprintf(f, "model: %s\n", responder_has_model(c->responder) ? "loaded" : "none");
+        if (c->stopping)
+                fprintf(f, "stopping\n");
+        fclose(f);
+
+        httpd_respond(req, ready ? 200 : 503, "text/plain", text, len);
+        free(text);
+}
+
+static int core_http_start(struct core *c, const struct config *config, char *error)
+{
+        const char *address = config_get_string(config, "http", "address");
+        uint16_t port = (uint16_t)config_get_int(config, "http", "port");
+        char why[HTTPD_ERROR_MAX];
+        int r;
+
+        if (!config_get_bool(config, "http", "enabled"))
+                return 0;
+
+        r = httpd_new(c->loop, NULL, &c->httpd);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot start the HTTP server: %s",
+                         r == -ENOPKG ? "libwebsockets cannot use libuv (install "
+                                        "libwebsockets-evlib-uv)" : strerror(-r));
+                return r;
+        }
+
+        if (httpd_route_add(c->httpd, "GET", "/metrics", NULL, core_http_metrics, c) < 0 ||
+            httpd_route_add(c->httpd, "GET", "/healthz", NULL, core_http_healthz, c) < 0 ||
+            httpd_route_add(c->httpd, "GET", "/readyz", NULL, core_http_readyz, c) < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot set up the HTTP routes");
+                return -ENOMEM;
+        }
+
+        r = httpd_listen(c->httpd, address, port, why);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", why);
+                return r;
+        }
+
+        log_info("HTTP on %s port %u: /metrics, /healthz, /readyz", address,
+                 httpd_port(c->httpd));
+        return 0;
 }
 
 /* ---- start-up, recovery, shutdown ---- */
@@ -1111,9 +1448,13 @@ static int core_time_zone_resolve(const struct config *config, char **ret, char 
         }
 
         if (!remind_zone_valid(name)) {
-                snprintf(error, CORE_ERROR_MAX, "%s: time zone '%s' is unknown; set [reminders] "
-                         "time_zone to a name such as Europe/Berlin",
-                         config_where(config, "reminders", "time_zone"), name);
+                if (tz && *tz)
+                        snprintf(error, CORE_ERROR_MAX, "%s: time_zone in [reminders]: '%s' is "
+                                 "not a time zone; use a name such as Europe/Berlin",
+                                 config_where(config, "reminders", "time_zone"), name);
+                else
+                        snprintf(error, CORE_ERROR_MAX, "the system's time zone '%s' is not one "
+                                 "ICU knows; set time_zone in [reminders]", name);
                 free(name);
                 return -EINVAL;
         }
@@ -1127,6 +1468,7 @@ static int core_time_zone_resolve(const struct config *config, char **ret, char 
 static int core_policy_set(struct core *c, const struct config *config, char *error)
 {
         int64_t days = config_get_int(config, "history", "retention_days");
+        struct policy *policy;
         char *tz;
         int r;
 
@@ -1141,11 +1483,18 @@ static int core_policy_set(struct core *c, const struct config *config, char *er
         if (r < 0)
                 return r;
 
+        r = policy_new(config, &policy, error);
+        if (r < 0) {
+                free(tz);
+                return r;
+        }
+
         free(c->time_zone);
         c->time_zone = tz;
+        policy_free(c->policy);
+        c->policy = policy;
         c->retention_ms = days * CORE_DAY_MS;
-        c->group_replies_all = strcmp(config_get_string(config, "policy", "group_replies"),
-                                      "all") == 0;
+        c->context_messages = (int)config_get_int(config, "model", "context_messages");
         return 0;
 }
 
@@ -1168,6 +1517,7 @@ struct core_prune {
         int64_t before_ms;
         struct store_prune_counts counts;
         int r;
+        char error[STORE_ERROR_MAX];
 };
 
 static void core_prune_work(void *data)
@@ -1175,6 +1525,8 @@ static void core_prune_work(void *data)
         struct core_prune *p = data;
 
         p->r = store_history_prune(p->core->store, p->before_ms, &p->counts);
+        if (p->r < 0)
+                snprintf(p->error, sizeof(p->error), "%s", store_error(p->core->store));
 }
 
 static void core_prune_done(void *data)
@@ -1182,8 +1534,7 @@ static void core_prune_done(void *data)
         struct core_prune *p = data;
 
         if (p->r < 0)
-                log_error("history retention: %s; trying again tomorrow",
-                          store_error(p->core->store));
+                log_error("history retention: %s; trying again tomorrow", p->error);
         else if (p->counts.history + p->counts.inbox + p->counts.outbox + p->counts.reminders)
                 log_info("history retention removed %" PRId64 " message(s), %" PRId64
                          " inbox, %" PRId64 " outbox and %" PRId64 " reminder row(s)",
@@ -1209,6 +1560,45 @@ static void core_on_retention_timer(uv_timer_t *t)
                 free(p);
 }
 
+int core_config_check(const struct config *config, char *error)
+{
+        const char *model = config_get_string(config, "model", "path");
+        struct core probe = { 0 };
+        struct decoder_options options;
+        struct responder *responder;
+        char sub_error[RESPONDER_ERROR_MAX];
+        size_t enabled = 0;
+        int r;
+
+        r = core_policy_set(&probe, config, error);
+        policy_free(probe.policy);
+        free(probe.time_zone);
+        if (r < 0)
+                return r;
+
+        r = core_decoder_options(config, &options, error);
+        if (r < 0)
+                return r;
+
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
+                if (config_get_bool(config, (*ops)->name, "enabled"))
+                        enabled++;
+        if (enabled == 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s: no adapter is enabled; set 'enabled = true' "
+                         "in the section of at least one ([console] for a local chat)",
+                         config_path(config) ? config_path(config) : "configuration");
+                return -EINVAL;
+        }
+
+        r = responder_new(model, &options, &responder, sub_error);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                return r;
+        }
+        responder_unref(responder);
+        return 0;
+}
+
 int core_new(uv_loop_t *loop, const struct config *config, const struct core_events *events,
              struct core **ret, char *error)
 {
@@ -1220,9 +1610,12 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         struct core *c;
         int r;
 
+        error[0] = '\0';
         c = calloc(1, sizeof(*c));
-        if (!c)
+        if (!c) {
+                snprintf(error, CORE_ERROR_MAX, "out of memory");
                 return -ENOMEM;
+        }
         c->loop = loop;
         c->events = *events;
         c->shutdown_timeout_ms = config_get_int(config, "parleyd", "shutdown_timeout_ms");
@@ -1278,6 +1671,13 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         if (r < 0)
                 goto fail_errno;
 
+        r = workq_batch_set(c->decode_q, &(struct workq_batch){
+                .run_many = core_respond_many,
+                .max = RESPONDER_BATCH_MAX,
+        });
+        if (r < 0)
+                goto fail_errno;
+
         uv_timer_init(loop, &c->drain_timer);
         c->drain_timer.data = c;
         c->open_timers++;
@@ -1294,6 +1694,10 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         if (r < 0)
                 goto fail;
 
+        r = core_http_start(c, config, error);
+        if (r < 0)
+                goto fail;
+
         log_info("database %s, %s", database,
                  model ? model : "no model (commands only)");
         *ret = c;
@@ -1302,9 +1706,12 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
 fail_errno:
         snprintf(error, CORE_ERROR_MAX, "cannot start worker threads: %s", strerror(-r));
 fail:
+        if (r == -ENOMEM && error[0] == '\0')
+                snprintf(error, CORE_ERROR_MAX, "out of memory");
         /* Nothing ran on the loop yet: handles are closed and the loop run
          * once by the caller's uv_loop_close path. */
         c->stopping = c->closing = true;
+        httpd_close(c->httpd);
         for (size_t i = 0; i < c->n_adapters; i++)
                 c->adapters[i].ops->destroy(c->adapters[i].state);
         for (size_t i = 0; i < c->n_adapters; i++)
@@ -1322,6 +1729,8 @@ fail:
         store_free(c->store);
         uv_run(loop, UV_RUN_NOWAIT);
         scheduler_free(c->scheduler);
+        httpd_free(c->httpd);
+        policy_free(c->policy);
         free(c->time_zone);
         free(c);
         return r;
@@ -1373,6 +1782,7 @@ static int core_recover(struct core *c)
                 }
                 m->core = c;
                 m->adapter = a;
+                m->stored_loop_ms = uv_now(c->loop);
                 m->row = undone[i];
                 undone[i] = (struct store_inbox_row){ 0 };
                 c->pending++;
@@ -1398,10 +1808,9 @@ int core_start(struct core *c)
 {
         int r;
 
-        r = core_recover(c);
-        if (r < 0)
-                return r;
-
+        /* Adapters start first, so recovered replies find them ready; what
+         * they receive is stored by the store thread, which runs only once
+         * the loop does, after the recovered messages are queued. */
         for (size_t i = 0; i < c->n_adapters; i++) {
                 struct adapter *a = &c->adapters[i];
 
@@ -1413,6 +1822,10 @@ int core_start(struct core *c)
                         adapter_set_state(a, ADAPTER_FAILED, reason);
                 }
         }
+
+        r = core_recover(c);
+        if (r < 0)
+                return r;
 
         scheduler_rearm(c->scheduler);
         uv_timer_start(&c->retention_timer, core_on_retention_timer, 0, CORE_DAY_MS);
@@ -1464,6 +1877,7 @@ static void core_on_chat_timer_closed(uv_handle_t *h)
 static void core_close(struct core *c)
 {
         c->closing = true;
+        httpd_close(c->httpd);
         uv_timer_stop(&c->drain_timer);
         uv_close((uv_handle_t *)&c->drain_timer, core_on_drain_timer_closed);
         uv_close((uv_handle_t *)&c->retention_timer, core_on_retention_timer_closed);
@@ -1537,6 +1951,7 @@ void core_stop(struct core *c, const char *reason)
 
 /* A model loading on a worker, to replace the current one. */
 struct core_model_load {
+        uv_work_t work;
         struct core *core;
         char *path;
         struct decoder_options options;
@@ -1545,20 +1960,22 @@ struct core_model_load {
         int r;
 };
 
-static void core_model_load_work(void *data)
+static void core_model_load_work(uv_work_t *work)
 {
-        struct core_model_load *l = data;
+        struct core_model_load *l = work->data;
 
         l->r = responder_new(l->path, &l->options, &l->responder, l->error);
 }
 
-static void core_model_load_done(void *data)
+static void core_model_load_done(uv_work_t *work, int status)
 {
-        struct core_model_load *l = data;
+        struct core_model_load *l = work->data;
         struct core *c = l->core;
 
         c->model_loading = false;
-        if (l->r < 0)
+        if (status < 0)
+                log_error("reload: the model load was cancelled; keeping the model in use");
+        else if (l->r < 0)
                 log_error("reload: %s; keeping the model in use", l->error);
         else {
                 responder_unref(c->responder);
@@ -1567,6 +1984,7 @@ static void core_model_load_done(void *data)
         }
         free(l->path);
         free(l);
+        core_pending_done(c);
 }
 
 /* Loads the configured model on a worker; the current one answers until
@@ -1592,7 +2010,10 @@ static int core_model_reload(struct core *c, const struct config *config, char *
                 return r < 0 ? r : -ENOMEM;
         }
 
-        r = workq_submit(c->decode_q, core_model_load_work, core_model_load_done, l);
+        /* A rare, long job: libuv's own thread pool, so it neither waits
+         * behind nor holds up replies. */
+        l->work.data = l;
+        r = uv_queue_work(c->loop, &l->work, core_model_load_work, core_model_load_done);
         if (r < 0) {
                 snprintf(error, CORE_ERROR_MAX, "cannot load the model: %s", strerror(-r));
                 free(l->path);
@@ -1600,6 +2021,7 @@ static int core_model_reload(struct core *c, const struct config *config, char *
                 return r;
         }
         c->model_loading = true;
+        c->pending++;
         return 0;
 }
 
@@ -1608,7 +2030,17 @@ int core_reload(struct core *c, const struct config *config, char *error)
         struct decoder_options options;
         int r;
 
+        if (c->stopping) {
+                snprintf(error, CORE_ERROR_MAX, "parleyd is stopping");
+                return -ESHUTDOWN;
+        }
+
         /* Check everything before changing anything. */
+        if (c->model_loading) {
+                snprintf(error, CORE_ERROR_MAX, "a model is still loading from the last reload");
+                return -EBUSY;
+        }
+
         r = core_decoder_options(config, &options, error);
         if (r < 0)
                 return r;
@@ -1654,7 +2086,9 @@ void core_free(struct core *c)
         free(c->adapters);
         responder_unref(c->responder);
         scheduler_free(c->scheduler);
+        httpd_free(c->httpd);
         store_free(c->store);
+        policy_free(c->policy);
         free(c->time_zone);
         free(c);
 }

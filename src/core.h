@@ -40,8 +40,15 @@ size_t core_config_tables(const struct config_key **tables, size_t max);
  * in state_dir.  Malloc'd. */
 int core_database_path(const struct config *config, char **ret);
 
+/* Checks what config_load() cannot: the time zone, the retention period,
+ * the rules file, the decoding options, that an adapter is enabled, and
+ * that the model loads.  -EINVAL for a bad value, another negative errno
+ * for a file that cannot be used; error holds a sentence. */
+int core_config_check(const struct config *config, char *error);
+
 /* Opens the state directory and the database, loads the model and creates
- * the enabled adapters.  On failure error holds a sentence for the user. */
+ * the enabled adapters.  On failure error holds a sentence for the user;
+ * -EINVAL means a bad configuration value. */
 int core_new(uv_loop_t *loop, const struct config *config, const struct core_events *events,
              struct core **ret, char *error);
 

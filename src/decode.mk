@@ -11,7 +11,7 @@ tests_test_decode_SOURCES = tests/test-decode.c tests/test.h
 tests_test_decode_LDADD = $(PARLEY_LIBS)
 
 TESTS += tests/test-eval.sh
-EXTRA_DIST += tests/test-eval.sh tests/fixtures/decode-zh.tsv man/parley-decode.md
+EXTRA_DIST += tests/test-eval.sh tests/fixtures/decode-zh.tsv
 
 # The benchmark: built on demand (make bench/bench-decode), run by
 # bench/decode.sh.

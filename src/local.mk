@@ -10,6 +10,8 @@ src_libparley_a_SOURCES = \
 	src/router.c src/router.h \
 	src/commands.c src/commands.h \
 	src/scheduler.c src/scheduler.h \
+	src/policy.c src/policy.h \
+	src/stats.c src/stats.h \
 	src/responder.c src/responder.h \
 	src/core.c src/core.h \
 	src/store.h
@@ -29,8 +31,16 @@ bin_PROGRAMS += src/parley
 src_parley_SOURCES = src/parley.c src/parley.h src/parley-db.c
 src_parley_LDADD = $(PARLEY_LIBS)
 
-check_PROGRAMS += tests/test-router tests/test-commands tests/test-workq
-TESTS += tests/test-router tests/test-commands tests/test-workq
+check_PROGRAMS += tests/test-router tests/test-commands tests/test-workq tests/test-policy \
+	tests/test-responder tests/test-stats
+TESTS += tests/test-router tests/test-commands tests/test-workq tests/test-policy \
+	tests/test-responder tests/test-stats
+tests_test_stats_SOURCES = tests/test-stats.c tests/test.h
+tests_test_stats_LDADD = $(PARLEY_LIBS)
+tests_test_responder_SOURCES = tests/test-responder.c tests/test.h
+tests_test_responder_LDADD = $(PARLEY_LIBS)
+tests_test_policy_SOURCES = tests/test-policy.c tests/test.h
+tests_test_policy_LDADD = $(PARLEY_LIBS)
 tests_test_workq_SOURCES = tests/test-workq.c tests/test.h
 tests_test_workq_LDADD = $(PARLEY_LIBS)
 tests_test_router_SOURCES = tests/test-router.c tests/test.h

@@ -42,6 +42,11 @@ void log_open(const char *ident)
         log_journal = stderr_is_journal();
 }
 
+void log_use_journal(void)
+{
+        log_journal = true;
+}
+
 bool log_to_journal(void)
 {
         return log_journal;

@@ -33,6 +33,10 @@ int log_priority_from_string(const char *s);
 
 bool log_to_journal(void);
 
+/* Sends every record to the journal from now on: for a daemon that
+ * detached and has no stderr left. */
+void log_use_journal(void);
+
 void log_record(int priority, const struct log_fields *fields, const char *format, ...)
         _printf_(3, 4);
 

@@ -9,4 +9,4 @@ tests_test_metrics_LDADD = $(PARLEY_LIBS)
 tests_test_porter_SOURCES = tests/test-porter.c tests/test.h
 tests_test_porter_LDADD = $(PARLEY_LIBS)
 
-EXTRA_DIST += tests/test-score.sh tests/fixtures/metrics-porter.tsv man/parley-score.md
+EXTRA_DIST += tests/test-score.sh tests/fixtures/metrics-porter.tsv

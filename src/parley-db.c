@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,11 +29,12 @@ static void db_usage(FILE *f)
 {
         fprintf(f,
                 "usage: parley db [OPTIONS] stats\n"
-                "       parley db [OPTIONS] export --user ID [--adapter NAME] [-o FILE]\n"
+                "       parley db [OPTIONS] export --user ID [--adapter NAME] [--account NAME]\n"
+                "                                   [-o FILE]\n"
                 "\n"
                 "  -d, --database FILE  the database (default: the one parleyd.conf names)\n"
-                "  -c, --config FILE    parleyd's configuration (default " CORE_DEFAULT_CONFIG
-                ")\n"
+                "  -c, --config FILE    parleyd's configuration\n"
+                "                       (default " CORE_DEFAULT_CONFIG ")\n"
                 "      --adapter NAME   the platform the user is on (default console)\n"
                 "      --account NAME   the bot account on it (default default)\n"
                 "      --user ID        the user whose data to export\n"
@@ -75,6 +77,32 @@ static int db_path(const struct db_options *o, char **ret)
         r = core_database_path(config, ret);
         config_free(config);
         return r;
+}
+
+/* parley db only reads: it must not migrate a database that an older
+ * parleyd still uses, which would then refuse it. */
+static int db_schema_check(const char *path)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int version = -1;
+
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+
+        /* Unreadable or newer: store_open() says what is wrong. */
+        if (version <= 0 || version >= store_schema_version)
+                return 0;
+
+        fprintf(stderr, "parley db: %s: schema version %d is older than this parley's %d; "
+                "start this version's parleyd once (it migrates the database), or use the "
+                "parley that came with the running parleyd\n", path, version,
+                store_schema_version);
+        return -EPROTO;
 }
 
 static int db_stats(struct store *s)
@@ -215,6 +243,10 @@ int parley_db(int argc, char **argv)
                 fprintf(stderr, "parley db: %s: %s\n", path, strerror(errno));
                 return PARLEY_EXIT_FAILURE;
         }
+
+        r = db_schema_check(path);
+        if (r < 0)
+                return PARLEY_EXIT_FAILURE;
 
         r = store_open(path, &s, error);
         if (r < 0) {

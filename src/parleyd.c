@@ -110,9 +110,11 @@ static bool daemon_key_reloadable(const struct config_key *key)
 {
         static const char *const keys[] = {
                 "parleyd.log_level", "parleyd.shutdown_timeout_ms", "policy.group_replies",
+                "policy.quiet_hours", "policy.replies_per_minute", "policy.rules_file",
                 "reminders.time_zone", "history.retention_days", "model.path", "model.method",
                 "model.max_length", "model.no_repeat_ngram", "model.beam_width",
                 "model.length_penalty", "model.temperature", "model.top_k", "model.top_p",
+                "model.context_messages",
         };
         char name[128];
 
@@ -245,7 +247,7 @@ static int daemon_detach(void)
         if (fd > STDERR_FILENO)
                 close(fd);
 
-        log_open("parleyd");
+        log_use_journal();
         return 0;
 }
 
@@ -328,9 +330,14 @@ int main(int argc, char **argv)
         if (r < 0)
                 return PARLEYD_EXIT_CONFIG;
         if (check_only) {
+                r = core_config_check(d.config, error);
+                config_free(d.config);
+                if (r < 0) {
+                        log_error("%s", error);
+                        return r == -EINVAL ? PARLEYD_EXIT_CONFIG : PARLEYD_EXIT_FAILURE;
+                }
                 printf("%s: configuration is valid\n",
                        d.config_path ? d.config_path : "built-in");
-                config_free(d.config);
                 return PARLEYD_EXIT_OK;
         }
         daemon_apply_log_level(d.config);
@@ -361,7 +368,7 @@ int main(int argc, char **argv)
                 log_error("%s", error);
                 sd_notifyf(0, "STATUS=%s", error);
                 config_free(d.config);
-                return PARLEYD_EXIT_FAILURE;
+                return r == -EINVAL ? PARLEYD_EXIT_CONFIG : PARLEYD_EXIT_FAILURE;
         }
 
         r = daemon_signals_init(&d);

@@ -152,6 +152,24 @@ static int civil_from_ms(UCalendar *cal, int64_t ms, struct civil *ret)
         return 0;
 }
 
+int remind_local_minutes(int64_t ms, const char *tz, int *ret_minutes)
+{
+        _cleanup_(ucal_closep) UCalendar *cal = NULL;
+        struct civil c;
+        int r;
+
+        r = zone_open(tz, &cal);
+        if (r < 0)
+                return r;
+
+        r = civil_from_ms(cal, ms, &c);
+        if (r < 0)
+                return r;
+
+        *ret_minutes = c.hour * 60 + c.minute;
+        return 0;
+}
+
 /* The instant of a wall time; day may lie past the month's end (lenient). */
 static int civil_to_ms(UCalendar *cal, int year, int month, int day, int hour,
                        int minute, int64_t *ret)

@@ -140,6 +140,10 @@ int remind_parse_duration(const char *text, int64_t *ret_ms);
 int remind_format_time(int64_t ms, const char *tz, bool chinese, char *buf,
                        size_t size);
 
+/* Minutes since local midnight at ms in zone tz (0 .. 1439), for quiet
+ * hours.  -EINVAL for an unknown zone. */
+int remind_local_minutes(int64_t ms, const char *tz, int *ret_minutes);
+
 /* Whether name is an IANA time zone ICU knows ("Europe/Berlin", "UTC"). */
 bool remind_zone_valid(const char *name);
 

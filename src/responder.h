@@ -30,4 +30,14 @@ bool responder_has_model(const struct responder *r);
  * the responder's own notices.  Safe to call from several threads. */
 int responder_reply(struct responder *r, const char *text, bool chinese, char **ret);
 
+/* The most prompts decoded as one batch. */
+#define RESPONDER_BATCH_MAX 32
+
+/* Replies to n texts decoded together, which costs much less per reply
+ * than one at a time.  replies[i] is malloc'd, or NULL where that reply
+ * failed (results[i] says why).  Returns 0, or -ENOMEM when nothing could
+ * be done. */
+int responder_reply_batch(struct responder *r, const char *const *texts, const bool *chinese,
+                          size_t n, char **replies, int *results);
+
 #endif

@@ -13,6 +13,7 @@
 #include "remind.h"
 #include "router.h"
 #include "scheduler.h"
+#include "stats.h"
 
 struct scheduler {
         uv_loop_t *loop;
@@ -36,7 +37,10 @@ struct scheduler_job {
         struct store_outbox_row *fired;
         size_t n_fired;
         int64_t next_due_ms;            /* 0: nothing pending */
+        int64_t pending;                /* reminders pending after this round */
+        unsigned fired_late;
         int r;
+        char error[STORE_ERROR_MAX];
 };
 
 static int64_t wall_now_ms(void)
@@ -97,6 +101,7 @@ static int scheduler_fire_one(struct scheduler_job *j, const struct store_remind
                 return 0;
         if (k < 0)
                 return k;
+        j->fired_late += late;
 
         grown = realloc(j->fired, (j->n_fired + 1) * sizeof(*grown));
         if (!grown)
@@ -121,19 +126,38 @@ static void scheduler_work(void *data)
                 store_outbox_row_clear(&j->fired[i]);
         j->n_fired = 0;
         j->next_due_ms = 0;
+        j->fired_late = 0;
 
         j->r = store_reminder_list_due(j->scheduler->store, j->now_ms, &due, &n);
-        for (size_t i = 0; j->r >= 0 && i < n; i++)
-                j->r = scheduler_fire_one(j, &due[i]);
+        for (size_t i = 0; j->r >= 0 && i < n; i++) {
+                int k = scheduler_fire_one(j, &due[i]);
+
+                /* A reminder the store refuses to fire would come first
+                 * again every minute and hold up the others: it is
+                 * cancelled.  Other errors are the store's and end the round. */
+                if (k == -EINVAL || k == -E2BIG) {
+                        log_warning("reminder %" PRId64 " cannot be sent (%s); cancelling it",
+                                    due[i].id, strerror(-k));
+                        store_reminder_cancel(j->scheduler->store, due[i].adapter,
+                                              due[i].account, due[i].user_id, due[i].id);
+                } else if (k < 0)
+                        j->r = k;
+        }
         store_reminder_rows_free(due, n);
-        if (j->r < 0)
+        if (j->r < 0) {
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->scheduler->store));
                 return;
+        }
 
         j->r = store_reminder_next_due(j->scheduler->store, &j->next_due_ms);
         if (j->r == -ENOENT) {
                 j->next_due_ms = 0;
                 j->r = 0;
         }
+        if (j->r >= 0)
+                j->r = store_reminder_count_pending(j->scheduler->store, &j->pending);
+        if (j->r < 0)
+                snprintf(j->error, sizeof(j->error), "%s", store_error(j->scheduler->store));
 }
 
 static void scheduler_on_timer(uv_timer_t *t);
@@ -144,6 +168,11 @@ static void scheduler_done(void *data)
         struct scheduler *s = j->scheduler;
 
         s->job_running = false;
+        if (j->r >= 0) {
+                stats_set(STATS_REMINDERS_PENDING, NULL, (double)j->pending);
+                stats_add(STATS_REMINDERS_FIRED, "no", (double)(j->n_fired - j->fired_late));
+                stats_add(STATS_REMINDERS_FIRED, "yes", j->fired_late);
+        }
 
         /* Fired reminders are committed; delivering them can wait for a
          * restart, but not be dropped while running. */
@@ -155,7 +184,7 @@ static void scheduler_done(void *data)
         free(j->fired);
 
         if (j->r < 0) {
-                log_error("reminders: %s; looking again in %d s", store_error(s->store),
+                log_error("reminders: %s; looking again in %d s", j->error,
                           SCHEDULER_MAX_SLEEP_MS / 1000);
                 j->next_due_ms = wall_now_ms() + SCHEDULER_MAX_SLEEP_MS;
         }

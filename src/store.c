@@ -276,6 +276,7 @@ enum store_stmt {
         STMT_PRUNE_OUTBOX,
         STMT_PRUNE_INBOX,
         STMT_PRUNE_REMINDERS,
+        STMT_REMINDER_COUNT_ALL_PENDING,
         _STMT_MAX,
 };
 
@@ -378,6 +379,8 @@ static const char *const store_sql[_STMT_MAX] = {
                 " (SELECT count(*) FROM history),"
                 " (SELECT count(*) FROM reminders)",
         [STMT_BEGIN_READ] = "BEGIN",
+        [STMT_REMINDER_COUNT_ALL_PENDING] =
+                "SELECT count(*) FROM reminders WHERE status = 'pending'",
         [STMT_REMINDER_INSERT] =
                 "INSERT INTO reminders (adapter, account, chat_id, user_id, thread_id,"
                 " text, due_at_ms, recurrence, time_zone, created_at_ms)"
@@ -1919,6 +1922,21 @@ int store_counts_get(struct store *s, struct store_counts *ret)
                 .history = sqlite3_column_int64(st, 6),
                 .reminders = sqlite3_column_int64(st, 7),
         };
+        return 0;
+}
+
+int store_reminder_count_pending(struct store *s, int64_t *ret)
+{
+        _cleanup_reset_ sqlite3_stmt *st = store_stmt(s, STMT_REMINDER_COUNT_ALL_PENDING);
+        int r;
+
+        r = store_step_row(s, st, "counting pending reminders");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return store_fail_msg(s, -EIO, "counting pending reminders: no result");
+
+        *ret = sqlite3_column_int64(st, 0);
         return 0;
 }
 

@@ -255,6 +255,9 @@ int store_reminder_cancel(struct store *s, const char *adapter, const char *acco
 int store_reminder_snooze(struct store *s, const char *adapter, const char *account,
                           const char *user_id, int64_t id, int64_t new_due_at_ms);
 
+/* How many reminders are pending (for the metrics). */
+int store_reminder_count_pending(struct store *s, int64_t *ret);
+
 /* The earliest due time of any pending reminder; -ENOENT when none. */
 int store_reminder_next_due(struct store *s, int64_t *ret_due_at_ms);
 

@@ -87,7 +87,17 @@ static void workq_run(struct workq *q, struct workq_list *jobs, size_t n)
         const struct workq_batch *b = &q->batch;
         bool batched = false;
 
-        if (n > 1 && b->max > 1 && b->begin(b->ctx) >= 0) {
+        if (n > 1 && b->run_many) {
+                void *datas[WORKQ_BATCH_MAX];
+                size_t k = 0;
+
+                for (struct workq_job *j = jobs->head; j; j = j->next)
+                        datas[k++] = j->data;
+                b->run_many(b->ctx, datas, k);
+                return;
+        }
+
+        if (n > 1 && b->max > 1 && b->begin && b->begin(b->ctx) >= 0) {
                 for (struct workq_job *j = jobs->head; j; j = j->next)
                         j->work(j->data);
                 batched = b->end(b->ctx) >= 0;
@@ -229,7 +239,12 @@ int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *
 
 int workq_batch_set(struct workq *q, const struct workq_batch *batch)
 {
-        if (q->n_threads != 1 || !batch->begin || !batch->end)
+        bool commit = batch->begin && batch->end;
+
+        if (batch->max < 1 || batch->max > WORKQ_BATCH_MAX)
+                return -EINVAL;
+        if (commit == !!batch->run_many || (commit && q->n_threads != 1) ||
+            (!commit && (batch->begin || batch->end)))
                 return -EINVAL;
 
         pthread_mutex_lock(&q->lock);

@@ -11,12 +11,16 @@
 #include <stddef.h>
 #include <uv.h>
 
+/* The most jobs one batch takes. */
+#define WORKQ_BATCH_MAX 1024
+
 struct workq;
 
 typedef void (*workq_work_fn)(void *data);      /* on a worker thread */
 typedef void (*workq_done_fn)(void *data);      /* on the loop thread */
 
-/* max_queued bounds the jobs waiting or running; submit refuses beyond it. */
+/* max_queued bounds the jobs waiting, running, or finished with done()
+ * still to run; submit refuses beyond it. */
 int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_queued,
               struct workq **ret);
 
@@ -24,14 +28,19 @@ int workq_new(uv_loop_t *loop, const char *name, unsigned n_threads, size_t max_
  * workq_free began.  On success done() is guaranteed to run once. */
 int workq_submit(struct workq *q, workq_work_fn work, workq_done_fn done, void *data);
 
-/* Group commit for a one-thread queue: the worker takes up to max waiting
- * jobs at once, calls begin(ctx), runs them, then end(ctx); their done()
- * callbacks are queued only after end() returned.  When begin() or end()
- * fails, the jobs run again one by one outside a batch, so a job's work()
- * must produce the same result when run twice.  Set before any submit. */
+/* Batches.  A worker takes up to max waiting jobs at once.  With begin
+ * and end (group commit, one-thread queues only): it calls begin(ctx),
+ * runs them, then end(ctx), and queues their done() callbacks only after
+ * end() returned; when begin() or end() fails, the jobs run again one by
+ * one outside a batch, so a job's work() must give the same result when
+ * run twice.  With run_many (any queue): run_many() does all their work
+ * at once.  Set before any submit. */
 struct workq_batch {
         int (*begin)(void *ctx);
         int (*end)(void *ctx);
+        /* Instead of begin, each work() and end: does the work of all n
+         * jobs at once (decoding several prompts as one batch). */
+        void (*run_many)(void *ctx, void **datas, size_t n);
         void *ctx;
         size_t max;
 };
@@ -41,8 +50,9 @@ int workq_batch_set(struct workq *q, const struct workq_batch *batch);
 /* Jobs queued or running, plus finished jobs whose done() has not run. */
 size_t workq_pending(const struct workq *q);
 
-/* Runs the queued jobs to completion, joins the threads, then runs the
- * remaining done() callbacks on the caller's thread.  Call it on the loop
+/* Runs every queued job to completion (a stop waits for them: their number
+ * is bounded by max_queued), joins the threads, then runs the remaining
+ * done() callbacks on the caller's thread.  Call it on the loop
  * thread after the loop has stopped or from a loop callback. */
 void workq_free(struct workq *q);
 

@@ -8,7 +8,14 @@ TESTS += \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
-	tests/test-slack.py
+	tests/test-reload.sh \
+	tests/test-health.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py \
+	tests/test-slack.py \
+	tests/test-slack-events.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -19,6 +26,15 @@ EXTRA_DIST += \
 	tests/test-assistant.sh \
 	tests/test-db.sh \
 	tests/test-mainjob.sh \
+	tests/test-reload.sh \
+	tests/test-health.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py \
+	tests/fake/telegram.py \
+	tests/lib/telegram_harness.py \
 	tests/summary.sh \
 	tests/test-slack.py \
+	tests/test-slack-events.py \
 	tests/fake/slack.py

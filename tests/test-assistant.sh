@@ -6,10 +6,19 @@ require_sqlite3
 conf="$TEST_DIR/parleyd.conf"
 write_config "$conf" "$TEST_DIR/state"
 printf '\n[reminders]\ntime_zone = Europe/Berlin\n' >> "$conf"
+printf '\n[policy]\nrules_file = rules.jsonl\n' >> "$conf"
+echo '{"match": "opening hours", "reply": "We are open 9 to 18, Monday to Friday."}' \
+        > "$TEST_DIR/rules.jsonl"
 db="$TEST_DIR/state/parley.db"
 out="$TEST_DIR/out"
 
 start_console_daemon "$conf"
+
+# A keyword rule answers before the model.
+say "What are your opening hours?"
+wait_for_line "$out" '^We are open 9 to 18, Monday to Friday\.$'
+check_eq "the rule's reply is marked so" "rule" \
+        "$(sql "$db" 'SELECT source FROM outbox ORDER BY id DESC LIMIT 1')"
 
 say "remind me in 2 seconds to stretch"
 wait_for_line "$out" '^OK, reminder 1: "stretch" at '

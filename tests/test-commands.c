@@ -185,6 +185,31 @@ static void test_forget(void)
                     "setting(s) of yours.");
 }
 
+/* At the limit of pending reminders the user is told, nothing is stored. */
+static void test_reminder_quota(void)
+{
+        struct store_counts before, after;
+        bool changed = true;
+        char *reply;
+
+        for (int i = 0; i < STORE_REMINDER_PENDING_MAX; i++) {
+                reply = ask_at("quota", "remind me in 1 hour to breathe", NOW_MS, NULL);
+                free(reply);
+        }
+        CHECK_INT_EQ(store_counts_get(store, &before), 0);
+
+        reply = ask_at("quota", "remind me in 2 hours to breathe again", NOW_MS, &changed);
+        CHECK_STR_EQ(reply, "You have as many pending reminders as I keep for one person; "
+                     "cancel one first ('reminders' lists them).");
+        CHECK(!changed);
+        free(reply);
+        CHECK_INT_EQ(store_counts_get(store, &after), 0);
+        CHECK_INT_EQ(after.reminders, before.reminders);
+
+        reply = ask_at("quota", "forget me", NOW_MS, NULL);
+        free(reply);
+}
+
 static void test_help(void)
 {
         char *reply = ask_at("ann", "help", NOW_MS, NULL);
@@ -217,6 +242,7 @@ int main(void)
         test_time_zone();
         test_search_and_history();
         test_forget();
+        test_reminder_quota();
 
         store_free(store);
         unlink(path);

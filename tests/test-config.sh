@@ -68,11 +68,38 @@ check_eq "missing file: message" \
 "$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out"
 check_eq "valid file" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
 
+# --check-config also checks what needs more than the file's syntax.
+printf '[parleyd]\nstate_dir = %s\n[console]\nenabled = true\n[reminders]\ntime_zone = Mars/Olympus\n' \
+        "$TEST_DIR/state" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "unknown time zone: exit status" 2 "$status"
+check_eq "unknown time zone: message" \
+        "parleyd: error: $conf:6: time_zone in [reminders]: 'Mars/Olympus' is not a time zone; use a name such as Europe/Berlin" \
+        "$(cat "$TEST_DIR/err")"
+
+printf '[console]\nenabled = true\n[history]\nretention_days = 1\n' > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "retention of one day: exit status" 2 "$status"
+
+printf '[console]\nenabled = true\n[model]\ntop_p = 2\n' > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "top_p out of range: exit status" 2 "$status"
+check_grep "top_p out of range: message" "$conf:4: \[model\] top_p" "$TEST_DIR/err"
+
+printf '[console]\nenabled = true\n[model]\npath = %s\n' "$TEST_DIR/none.safetensors" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "missing model file: exit status" 1 "$status"
+check_grep "missing model file: message" "$TEST_DIR/none.safetensors" "$TEST_DIR/err"
+
 # No adapter enabled is a start-up error that says what to do.
 printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state" > "$conf"
 status=0
 "$PARLEYD" --config "$conf" --foreground < /dev/null > /dev/null 2> "$TEST_DIR/err" || status=$?
-check_eq "no adapter: exit status" 1 "$status"
+check_eq "no adapter: exit status" 2 "$status"
 check_grep "no adapter: message" "no adapter is enabled" "$TEST_DIR/err"
 
 test_finish

@@ -48,4 +48,12 @@ status=0
 "$PARLEY" db --database "$db" export 2> "$TEST_DIR/err" || status=$?
 check_eq "export without --user: exit status" 2 "$status"
 
+# An older schema is reported and left alone: parley db never migrates.
+sqlite3 "$TEST_DIR/old.db" < "$top_srcdir/tests/fixtures/store-v1.sql"
+status=0
+"$PARLEY" db --database "$TEST_DIR/old.db" stats 2> "$TEST_DIR/err" || status=$?
+check_eq "old schema: exit status" 1 "$status"
+check_grep "old schema: message" "schema version 1 is older than this parley's 4" "$TEST_DIR/err"
+check_eq "old schema: still version 1" 1 "$(sql "$TEST_DIR/old.db" 'PRAGMA user_version')"
+
 test_finish

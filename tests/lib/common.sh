@@ -123,3 +123,15 @@ stop_console_daemon() {
         wait "$daemon_pid" || status=$?
         check_eq "daemon exit status" 0 "$status"
 }
+
+# wait_for_lines FILE N [SECONDS]: waits until FILE has at least N lines.
+wait_for_lines() {
+        tries=$(( ${3:-10} * 20 ))
+        while [ $tries -gt 0 ]; do
+                [ "$(wc -l < "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+                sleep 0.05
+                tries=$((tries - 1))
+        done
+        fail "timed out waiting for $2 lines in $1"
+        return 1
+}

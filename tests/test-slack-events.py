@@ -123,11 +123,11 @@ with tempfile.TemporaryDirectory() as tmp:
     url = f"http://127.0.0.1:{port}/slack/events"
     db = os.path.join(tmp, "state", "parley.db")
 
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     status, body, _ = post(url, {"type": "url_verification", "token": "x",
-                                 "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+                                 "challenge": challenge})
     check("url_verification answered with the challenge",
-          (status, body) == (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
-          repr((status, body)))
+          (status, body) == (200, challenge), repr((status, body)))
 
     mention = {"type": "app_mention", "user": "U1", "text": "<@UBOT> help",
                "ts": "1700000000.000100", "channel": "C1"}

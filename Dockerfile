@@ -17,7 +17,7 @@ RUN apt-get update \
         build-essential autoconf automake pkg-config \
         libuv1-dev libsqlite3-dev libinih-dev libutf8proc-dev libjson-c-dev \
         libcurl4-openssl-dev libwebsockets-dev libsystemd-dev libopenblas-dev \
-        libyaml-dev libicu-dev libxxhash-dev \
+        libyaml-dev libicu-dev libxxhash-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -43,7 +43,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libuv1 libsqlite3-0 libinih1 libutf8proc2 libjson-c5 libcurl4 \
         libwebsockets17 libsystemd0 libopenblas0-pthread libyaml-0-2 \
-        libxxhash0 libicu72 \
+        libxxhash0 libicu72 libssl3 \
         ca-certificates tzdata curl \
     && rm -rf /var/lib/apt/lists/*
 

@@ -17,8 +17,8 @@ top=$(pwd)
 PACKAGES="build-essential autoconf automake pkg-config
 libuv1-dev libsqlite3-dev sqlite3 libinih-dev libutf8proc-dev libjson-c-dev
 libcurl4-openssl-dev libwebsockets-dev libsystemd-dev libopenblas-dev libyaml-dev libicu-dev
-libxxhash-dev libwebsockets-evlib-uv
-mandoc python3-yaml strace systemd"
+libxxhash-dev libwebsockets-evlib-uv libssl-dev
+mandoc python3-yaml python3-websockets strace systemd"
 
 say() {
         printf '==> %s\n' "$*" >&2

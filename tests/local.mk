@@ -12,7 +12,13 @@ TESTS += \
 	tests/test-health.py \
 	tests/test-deploy.sh \
 	tests/test-sandbox.sh \
-	tests/test-matrix.py
+	tests/test-matrix.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py \
+	tests/test-slack.py \
+	tests/test-slack-events.py
 EXTRA_DIST += \
 	tests/lib/common.sh \
 	tests/test-console.sh \
@@ -30,4 +36,13 @@ EXTRA_DIST += \
 	tests/lib/manifest-facts.py \
 	tests/summary.sh \
 	tests/test-matrix.py \
-	tests/fake/matrix.py
+	tests/fake/matrix.py \
+	tests/test-telegram.py \
+	tests/test-telegram-webhook.py \
+	tests/test-telegram-token.py \
+	tests/test-telegram-crash.py \
+	tests/fake/telegram.py \
+	tests/lib/telegram_harness.py \
+	tests/test-slack.py \
+	tests/test-slack-events.py \
+	tests/fake/slack.py

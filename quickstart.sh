@@ -18,7 +18,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 libuv1-dev libsqlite3-dev sqlite3 libinih-dev libutf8proc-dev libjson-c-dev
 libcurl4-openssl-dev libwebsockets-dev libsystemd-dev libopenblas-dev libyaml-dev libicu-dev
 libxxhash-dev libwebsockets-evlib-uv
-mandoc"
+mandoc python3-yaml strace systemd"
 
 say() {
         printf '==> %s\n' "$*" >&2

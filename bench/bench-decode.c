@@ -8,10 +8,13 @@
  * prompt of 10 words; OpenBLAS on one thread.  END is held back
  * (min_length = max_length), so every reply has exactly
  * PARLEY_BENCH_REPLY_TOKENS tokens (default 20) and the figures are for
- * replies of that length, and per token.  Prints the median and 90th percentile of REPLIES
+ * replies of that length, and per token.  Prints the median and 90th
+ * percentile of the wall-clock time, and the median CPU time, of REPLIES
  * greedy and beam-5 replies through decoder_reply() (tokenising the
- * prompt, encoding, decoding, joining the reply), then replies/s for
- * batches of 1, 8 and 32 prompts through decoder_reply_batch(). */
+ * prompt, encoding, decoding, joining the reply), with the output layer
+ * in float and then in half precision (seq2seq_half_output_enable(), what
+ * decoder_model_load() sets up), then replies/s for batches of 1, 8 and 32
+ * prompts through decoder_reply_batch() in half precision. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -33,12 +36,24 @@
 #define PROMPTS 64
 #define WARMUP 10
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_s(void)
+{
+        return clock_s(CLOCK_MONOTONIC);
+}
+
+/* The process's CPU time: on a shared machine, time spent waiting for a
+ * core does not count, so it varies less than the wall clock. */
+static double cpu_s(void)
+{
+        return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static int compare_double(const void *x, const void *y)
@@ -86,24 +101,28 @@ static int latency(const char *name, const struct seq2seq *m, const struct vocab
 {
         struct decoder *d;
         double *times = calloc(replies, sizeof(double));
+        double *cpu_times = calloc(replies, sizeof(double));
         long tokens = 0;
         int r;
 
         r = decoder_new(m, v, o, 1, &d);
-        if (r < 0 || !times) {
+        if (r < 0 || !times || !cpu_times) {
                 free(times);
+                free(cpu_times);
+                decoder_free(d);
                 return r < 0 ? r : -ENOMEM;
         }
 
         for (int i = -WARMUP; i < replies && r >= 0; i++) {
                 char *reply = NULL;
-                double start = now_s();
+                double start = now_s(), cpu_start = cpu_s();
 
                 r = decoder_reply(d, prompt_ptrs[(i + WARMUP) % PROMPTS], &reply);
                 if (r < 0)
                         break;
                 if (i >= 0) {
                         times[i] = now_s() - start;
+                        cpu_times[i] = cpu_s() - cpu_start;
                         tokens += 1;
                         for (char *c = reply; *c; c++)
                                 tokens += *c == ' ';
@@ -113,14 +132,17 @@ static int latency(const char *name, const struct seq2seq *m, const struct vocab
 
         if (r >= 0) {
                 qsort(times, replies, sizeof(double), compare_double);
+                qsort(cpu_times, replies, sizeof(double), compare_double);
                 printf("%-8s median %7.3f ms  p90 %7.3f ms  (%.1f tokens per reply, "
-                       "%.1f us per token at the median)\n", name,
+                       "%.1f us per token at the median); on CPU: median %.3f ms\n", name,
                        1e3 * times[replies / 2], 1e3 * times[replies * 9 / 10],
                        (double)tokens / replies,
-                       1e6 * times[replies / 2] / ((double)tokens / replies));
+                       1e6 * times[replies / 2] / ((double)tokens / replies),
+                       1e3 * cpu_times[replies / 2]);
         }
         decoder_free(d);
         free(times);
+        free(cpu_times);
         return r;
 }
 
@@ -199,10 +221,25 @@ int main(int argc, char **argv)
                !coretype ? "" : reexecuted ? " (set by blas_setup()'s re-execution)" :
                                              " (set by the caller)");
 
+        printf("output layer in float:\n");
         r = latency("greedy", m, v, &o, replies);
         if (r >= 0) {
                 o.method = DECODER_BEAM;
                 o.beam_width = 5;
+                r = latency("beam 5", m, v, &o, replies);
+        }
+
+        /* as decoder_model_load() sets a model up: parley reply, chat and
+         * the daemon decode like this */
+        if (r >= 0)
+                r = seq2seq_half_output_enable(m);
+        if (r >= 0) {
+                printf("output layer in half precision (as decoder_model_load() sets up):\n");
+                o.method = DECODER_GREEDY;
+                r = latency("greedy", m, v, &o, replies);
+        }
+        if (r >= 0) {
+                o.method = DECODER_BEAM;
                 r = latency("beam 5", m, v, &o, replies);
         }
 

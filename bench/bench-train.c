@@ -52,12 +52,17 @@ struct bench {
         size_t n, capacity;
 };
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_s(void)
+{
+        return clock_s(CLOCK_MONOTONIC);
 }
 
 static int on_pair(const struct corpus_pair *p, void *userdata)
@@ -127,7 +132,10 @@ enum { SHAPE_LOGITS, SHAPE_LOGITS_DX, SHAPE_SEQUENCE, SHAPE_STEP, SHAPES };
 static void step_flops(const struct seq2seq_batch *batch, double flops[SHAPES])
 {
         double B = batch->size, T = batch->source_steps + batch->target_steps;
-        double Td = batch->target_steps, G = 4.0 * HIDDEN;
+        double G = 4.0 * HIDDEN, real_targets = 0;
+
+        for (int i = 0; i < batch->size; i++)
+                real_targets += batch->target_lengths[i];
 
         for (int l = 0; l < LAYERS; l++) {
                 double in = l == 0 ? EMBED : HIDDEN;
@@ -137,8 +145,9 @@ static void step_flops(const struct seq2seq_batch *batch, double flops[SHAPES])
                 /* h W_hh^T and dh W_hh, each step */
                 flops[SHAPE_STEP] += 2 * 2 * T * B * G * HIDDEN;
         }
-        flops[SHAPE_LOGITS] += 2 * 2 * Td * B * HIDDEN * VOCAB;
-        flops[SHAPE_LOGITS_DX] += 2 * Td * B * HIDDEN * VOCAB;
+        /* the output layer runs on the real target positions only */
+        flops[SHAPE_LOGITS] += 2 * 2 * real_targets * HIDDEN * VOCAB;
+        flops[SHAPE_LOGITS_DX] += 2 * real_targets * HIDDEN * VOCAB;
 }
 
 static json_object *rows_json(struct pair *const *rows, int n, bool source)
@@ -176,7 +185,8 @@ int main(int argc, char **argv)
         int32_t *source, *target_in, *target_out;
         int source_lengths[BATCH], target_lengths[BATCH];
         double t_forward = 0, t_backward = 0, t_update = 0, flops[SHAPES] = { 0 };
-        long tokens = 0;
+        double t_cpu = 0;       /* CPU time of the process over the timed steps */
+        long tokens = 0, target_tokens = 0, target_positions = 0;
         json_object *dump = json_object_new_array();
         double rate[SHAPES], ideal = 0, flops_all = 0;
 
@@ -248,7 +258,7 @@ int main(int argc, char **argv)
                 struct pair *rows[BATCH];
                 struct seq2seq_batch batch = { .size = BATCH };
                 struct seq2seq_loss loss;
-                double t0, t1, t2, t3;
+                double t0, t1, t2, t3, cpu0;
                 bool timed = s >= WARMUP_STEPS;
 
                 for (int i = 0; i < BATCH; i++) {
@@ -281,6 +291,7 @@ int main(int argc, char **argv)
                 batch.target_lengths = target_lengths;
 
                 t0 = now_s();
+                cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
                 seq2seq_gradients_zero(m);
                 if (seq2seq_forward(m, w, &batch, 0.2f, (uint64_t)s, &loss) < 0)
                         return 1;
@@ -297,9 +308,13 @@ int main(int argc, char **argv)
                 t_forward += t1 - t0;
                 t_backward += t2 - t1;
                 t_update += t3 - t2;
+                t_cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
                 step_flops(&batch, flops);
                 for (int i = 0; i < BATCH; i++)
                         tokens += source_lengths[i] + target_lengths[i];
+                for (int i = 0; i < BATCH; i++)
+                        target_tokens += target_lengths[i];
+                target_positions += (long)batch.target_steps * BATCH;
 
                 {
                         json_object *jb = json_object_new_object();
@@ -347,6 +362,12 @@ int main(int argc, char **argv)
                        "above they would take %.0f%% of the step time (%.1f GFLOP/s)\n",
                        flops_all / total / 1e9, 100.0 * ideal / total,
                        flops_all / ideal / 1e9);
+                printf("parley: on CPU %.1f ms/step, all threads (spinning BLAS threads "
+                       "included; less sensitive than the wall clock to a shared machine)\n",
+                       t_cpu / steps * 1e3);
+                printf("parley: target side %.0f%% padding (%ld real tokens in %ld "
+                       "positions)\n", 100.0 * (target_positions - target_tokens) /
+                       target_positions, target_tokens, target_positions);
                 printf("parley_tokens_per_s %.1f\n", tokens / total);
         }
 

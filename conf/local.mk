@@ -32,3 +32,17 @@ systemd/parleyd.service: $(srcdir)/systemd/parleyd.service.in Makefile
 		$(srcdir)/systemd/parleyd.service.in > $@
 
 .PHONY: install-parleyconf
+
+# The deployment files, and quickstart.sh, whose packages the Dockerfile's
+# build stage must install: tests/test-deploy.sh checks them, and the image
+# builds from a release tarball too.
+EXTRA_DIST += Dockerfile .dockerignore docs/deploy.md quickstart.sh \
+	deploy/kustomization.yaml deploy/configmap.yaml deploy/secret.yaml \
+	deploy/service.yaml deploy/statefulset.yaml
+
+# Where "make install" puts parleyd and its configuration, for
+# tests/test-deploy.sh to compare with the unit's ExecStart.  Not PARLEY_*,
+# which parleyd would take for configuration keys.
+AM_TESTS_ENVIRONMENT += \
+	parley_sbindir='$(sbindir)'; export parley_sbindir; \
+	parley_sysconfdir='$(sysconfdir)'; export parley_sysconfdir;

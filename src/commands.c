@@ -137,7 +137,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  search     find your earlier messages here (example: search invoice)\n"
                 "  history    the last exchanges here (example: history 5)\n"
                 "  timezone   show or set your time zone (example: timezone Europe/Berlin)\n"
-                "  forget me  erase your messages, reminders and settings (example: forget me)\n"
+                "  forget me  erase your messages, reminders and settings (asks first)\n"
                 "  help       this list (example: help)";
         static const char help_zh[] =
                 "我可以回答问题，也支持以下命令：\n"
@@ -148,7 +148,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  搜索      查找你在这里发过的消息（例如：搜索 发票）\n"
                 "  历史      最近的几轮对话（例如：历史 5）\n"
                 "  时区      查看或设置时区（例如：时区 Asia/Shanghai）\n"
-                "  忘记我    删除你的消息、提醒和设置（例如：忘记我）\n"
+                "  忘记我    删除你的消息、提醒和设置（会先确认）\n"
                 "  帮助      显示这份列表（例如：帮助）";
 
         return reply_simple(out, chinese ? help_zh : help_en);
@@ -312,8 +312,9 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
 {
         _cleanup_free_ char *tz = NULL;
         char text[256], when[REMIND_TIME_TEXT_MAX];
+        struct store_reminder_row row;
         const char *rest;
-        int64_t id, delay_ms;
+        int64_t id, delay_ms, base_ms = ctx->now_ms;
         int r;
 
         if (parse_id(args, &id, &rest) < 0 || remind_parse_duration(rest, &delay_ms) < 0)
@@ -325,8 +326,18 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
         if (r < 0)
                 return r;
 
+        /* Snoozing puts a reminder off from its due time, or from now if
+         * that has passed (it fired, or is firing). */
+        r = store_reminder_get(ctx->store, id, &row);
+        if (r == 0) {
+                if (row.due_at_ms > ctx->now_ms && row.status == STORE_REMINDER_PENDING)
+                        base_ms = row.due_at_ms;
+                store_reminder_row_clear(&row);
+        } else if (r != -ENOENT)
+                return r;
+
         r = store_reminder_snooze(ctx->store, ctx->adapter, ctx->account, ctx->user_id, id,
-                                  ctx->now_ms + delay_ms);
+                                  base_ms + delay_ms);
         if (r == -ENOENT) {
                 snprintf(text, sizeof(text),
                          lang(chinese, "You have no reminder %" PRId64
@@ -338,7 +349,7 @@ static int command_snooze(const struct command_context *ctx, const char *args, b
         if (r < 0)
                 return r;
 
-        time_text(ctx->now_ms + delay_ms, tz, chinese, when, sizeof(when));
+        time_text(base_ms + delay_ms, tz, chinese, when, sizeof(when));
         snprintf(text, sizeof(text),
                  lang(chinese, "Reminder %" PRId64 " put off until %s.",
                       "提醒 %" PRId64 " 已推迟到 %s。"), id, when);
@@ -429,12 +440,20 @@ finish:
         return r;
 }
 
-static int command_forget(const struct command_context *ctx, bool chinese,
+static int command_forget(const struct command_context *ctx, const char *args, bool chinese,
                           struct command_outcome *out)
 {
         struct store_forget_counts counts;
         char text[256];
         int r;
+
+        /* Erasing cannot be undone: it takes a second, explicit message. */
+        if (strcmp(args, "confirm") != 0)
+                return reply_simple(out, lang(chinese, "This erases all your messages, reminders "
+                                                       "and settings here, and cannot be undone. "
+                                                       "To go ahead, send: forget me confirm",
+                                              "这将删除你在这里的全部消息、提醒和设置，且无法恢复。"
+                                              "确定的话请发送：确认忘记我"));
 
         r = store_user_forget(ctx->store, ctx->adapter, ctx->account, ctx->user_id, &counts);
         if (r < 0)
@@ -517,7 +536,7 @@ int command_run(const struct command_context *ctx, const struct router_result *r
                 r = command_history(ctx, args, zh, &out);
                 break;
         case COMMAND_FORGET:
-                r = command_forget(ctx, zh, &out);
+                r = command_forget(ctx, args, zh, &out);
                 break;
         case COMMAND_TIMEZONE:
                 r = command_timezone(ctx, args, zh, &out);

@@ -328,6 +328,41 @@ static void config_env_apply(struct config_parse *p)
         }
 }
 
+/* Variables that look like configuration but are not: the BLAS set-up's. */
+static const char *const config_env_other[] = {
+        "PARLEY_NO_BLAS_REEXEC", "PARLEY_BLAS_REEXEC",
+};
+
+/* A misspelt PARLEY_ variable would otherwise be ignored without a word. */
+static void config_env_unknown_warn(struct config_parse *p)
+{
+        extern char **environ;
+
+        for (char **e = environ; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+                size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+                bool known = false;
+                char name[256];
+
+                if (strncmp(*e, "PARLEY_", 7) != 0 || len >= sizeof(name))
+                        continue;
+                memcpy(name, *e, len);
+                name[len] = '\0';
+
+                for (size_t i = 0; i < ELEMENTSOF(config_env_other) && !known; i++)
+                        known = strcmp(name, config_env_other[i]) == 0;
+                for (size_t i = 0; i < p->config->n_entries && !known; i++) {
+                        char key[256];
+
+                        config_env_name(p->config->entries[i].key, key, sizeof(key));
+                        known = strcmp(name, key) == 0;
+                }
+                if (!known)
+                        fprintf(p->err, "warning: environment %s is not a configuration key; "
+                                "ignoring it\n", name);
+        }
+}
+
 static int config_resolve_paths(struct config *c)
 {
         for (size_t i = 0; i < c->n_entries; i++) {
@@ -372,6 +407,7 @@ static int config_finish(struct config_parse *p, struct config **ret)
         int r;
 
         config_env_apply(p);
+        config_env_unknown_warn(p);
         config_required_check(p);
 
         r = config_resolve_paths(p->config);

@@ -840,12 +840,13 @@ static void core_context_done(void *data)
  * (group chats only) and the per-chat limit. */
 static const char *core_policy_silences(struct core *c, struct core_message *m)
 {
-        int limit = policy_replies_per_minute(c->policy), minutes;
+        const char *adapter = m->adapter->ops->name;
+        int limit = policy_replies_per_minute(c->policy, adapter, m->row.chat_id), minutes;
         struct chat_queue *q = m->chat;
         int64_t minute = m->now_ms / 60000;
 
         if (!m->row.direct && remind_local_minutes(m->now_ms, c->time_zone, &minutes) == 0 &&
-            policy_quiet(c->policy, minutes))
+            policy_quiet(c->policy, adapter, m->row.chat_id, minutes))
                 return "quiet hours";
 
         if (limit > 0 && q) {
@@ -911,7 +912,8 @@ static void core_message_answer(struct core_message *m)
                 return;
         }
 
-        if (!policy_addresses(c->policy, m->row.direct, m->row.addressed)) {
+        if (!policy_addresses(c->policy, m->adapter->ops->name, m->row.chat_id, m->row.direct,
+                              m->row.addressed)) {
                 log_record(LOG_DEBUG, &f, "not addressed to the bot, not answering");
                 stats_add(STATS_UNANSWERED, "not addressed", 1);
                 core_message_complete(m);

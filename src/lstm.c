@@ -1,10 +1,13 @@
-/* lstm.c: LSTM layer forward and backward on cblas_sgemm. */
+/* lstm.c: LSTM layer forward and backward on cblas_sgemm (matvec.h for
+ * products of a few rows, where sgemm's packing costs more than the
+ * product). */
 #include "autoconfig.h"
 
 #include <cblas.h>
 #include <string.h>
 
 #include "lstm.h"
+#include "matvec.h"
 #include "vecmath.h"
 
 /* Four lanes from p, or the n < 4 there are and zeros. */
@@ -28,6 +31,19 @@ static inline void store_lanes(float *p, vec4 v, int n)
         }
         vec4_store(t, v);
         memcpy(p, t, sizeof(float) * n);
+}
+
+/* y [rows, out] += x [rows, in] weight^T, weight [out, in]: sgemm for
+ * many rows, matvec.h's kernel (weights read once, no packing) for few. */
+static void rows_times_weights_add(const float *weight, int out, int in, const float *x,
+                                   int rows, float *y)
+{
+        if (rows <= MATVEC_ROWS_MAX) {
+                matvec_rows_add(weight, out, in, x, rows, y);
+                return;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, weight,
+                    in, 1.0f, y, out);
 }
 
 /* gates: [batch, 4H], every row filled with b_ih + b_hh. */
@@ -77,8 +93,7 @@ void lstm_forward(const struct lstm *layer, int steps, int batch, const int *len
 
         /* gates[t, b, :] = b_ih + b_hh + x[t, b, :] W_ih^T, every step at once */
         lstm_bias_fill(layer, steps * batch, gates);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, steps * batch, G, In, 1.0f, x, In,
-                    layer->weight_ih, In, 1.0f, gates, G);
+        rows_times_weights_add(layer->weight_ih, G, In, x, steps * batch, gates);
 
         for (int t = 0; t < steps; t++) {
                 float *g_t = gates + t * step_g;                        /* [B, 4H] */
@@ -86,8 +101,7 @@ void lstm_forward(const struct lstm *layer, int steps, int batch, const int *len
                 float *h_next = h + (t + 1) * step_h, *c_next = c + (t + 1) * step_h;
 
                 /* g_t += h_prev W_hh^T: [B, H] x [H, 4H] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, G, H, 1.0f, h_prev, H,
-                            layer->weight_hh, H, 1.0f, g_t, G);
+                rows_times_weights_add(layer->weight_hh, G, H, h_prev, batch, g_t);
 
                 for (int b = 0; b < batch; b++) {
                         size_t o = (size_t)b * H;
@@ -195,10 +209,8 @@ void lstm_step(const struct lstm *layer, int batch, const float *x, float *h, fl
 
         /* gates = b_ih + b_hh + x W_ih^T + h W_hh^T: [B, 4H] */
         lstm_bias_fill(layer, batch, gates);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, G, In, 1.0f, x, In,
-                    layer->weight_ih, In, 1.0f, gates, G);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, G, H, 1.0f, h, H,
-                    layer->weight_hh, H, 1.0f, gates, G);
+        rows_times_weights_add(layer->weight_ih, G, In, x, batch, gates);
+        rows_times_weights_add(layer->weight_hh, G, H, h, batch, gates);
 
         for (int b = 0; b < batch; b++)
                 lstm_cell(H, gates + (size_t)b * G, c + (size_t)b * H, c + (size_t)b * H,

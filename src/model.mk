@@ -3,6 +3,7 @@ src_libparley_a_SOURCES += \
 	src/random.c src/random.h \
 	src/parallel.c src/parallel.h \
 	src/vecmath.h \
+	src/matvec.c src/matvec.h \
 	src/lstm.c src/lstm.h \
 	src/seq2seq.c src/seq2seq.h \
 	src/safetensors.c src/safetensors.h \
@@ -56,3 +57,8 @@ check_PROGRAMS += tests/test-vecmath
 TESTS += tests/test-vecmath
 tests_test_vecmath_SOURCES = tests/test-vecmath.c tests/test.h
 tests_test_vecmath_LDADD = $(PARLEY_LIBS)
+
+check_PROGRAMS += tests/test-matvec
+TESTS += tests/test-matvec
+tests_test_matvec_SOURCES = tests/test-matvec.c tests/test.h
+tests_test_matvec_LDADD = $(PARLEY_LIBS)

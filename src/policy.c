@@ -22,6 +22,8 @@ const struct config_key policy_config_keys[] = {
           "most rule and model replies per chat per minute (0: no limit)" },
         { "policy", "rules_file", CONFIG_PATH, NULL, false, 0, 0, NULL,
           "keyword auto-reply rules, JSON lines, answered before the model" },
+        { "policy", "chats_file", CONFIG_PATH, NULL, false, 0, 0, NULL,
+          "per-adapter and per-chat policy overrides, JSON lines" },
         { NULL },
 };
 
@@ -34,10 +36,23 @@ struct policy_rule {
         size_t n_chats;
 };
 
-struct policy {
-        bool group_replies_all;
-        int quiet_start, quiet_end;     /* minutes since midnight; -1: none */
+/* What applies in a chat.  In an override, a field not set is -2 (and
+ * inherits); quiet_start -1 means no quiet hours. */
+struct policy_settings {
+        int group_replies_all;
+        int quiet_start, quiet_end;     /* minutes since midnight */
         int replies_per_minute;
+};
+
+struct policy_override {
+        char *chat;                     /* "adapter:chat" or "adapter:*" */
+        struct policy_settings settings;
+};
+
+struct policy {
+        struct policy_settings global;
+        struct policy_override *overrides;
+        size_t n_overrides;
         struct policy_rule *rules;
         size_t n_rules;
 };
@@ -60,6 +75,9 @@ void policy_free(struct policy *p)
         for (size_t i = 0; i < p->n_rules; i++)
                 policy_rule_clear(&p->rules[i]);
         free(p->rules);
+        for (size_t i = 0; i < p->n_overrides; i++)
+                free(p->overrides[i].chat);
+        free(p->overrides);
         free(p);
 }
 
@@ -98,6 +116,13 @@ static const char *policy_rule_parse(const char *line, struct policy_rule *ret)
 
         if (!o || !json_object_is_type(o, json_type_object))
                 return "is not a JSON object";
+        json_object_object_foreach(o, key, value) {
+                (void)value;
+                if (strcmp(key, "match") != 0 && strcmp(key, "reply") != 0 &&
+                    strcmp(key, "regex") != 0 && strcmp(key, "chats") != 0)
+                        return "has a field other than \"match\", \"reply\", \"regex\" "
+                               "and \"chats\"";
+        }
         if (!json_object_object_get_ex(o, "match", &match) ||
             !json_object_is_type(match, json_type_string) || !json_object_get_string_len(match))
                 return "needs \"match\", a non-empty string";
@@ -160,53 +185,143 @@ static const char *policy_rule_parse(const char *line, struct policy_rule *ret)
         return NULL;
 }
 
-static int policy_rules_load(struct policy *p, const char *path, char *error)
+/* One line of the chats file: {"chat": "adapter:chat" or "adapter:*", and
+ * any of "group_replies", "quiet_hours", "replies_per_minute"}. */
+static const char *policy_override_parse(const char *line, struct policy_override *ret)
+{
+        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(line);
+        struct policy_override v = {
+                .settings = { .group_replies_all = -2, .quiet_start = -2, .quiet_end = -2,
+                              .replies_per_minute = -2 },
+        };
+        json_object *chat = NULL;
+
+        if (!o || !json_object_is_type(o, json_type_object))
+                return "is not a JSON object";
+
+        json_object_object_foreach(o, key, value) {
+                if (strcmp(key, "chat") == 0) {
+                        chat = value;
+                } else if (strcmp(key, "group_replies") == 0) {
+                        const char *g = json_object_get_string(value);
+
+                        if (!json_object_is_type(value, json_type_string) ||
+                            (strcmp(g, "all") != 0 && strcmp(g, "mentioned") != 0))
+                                return "has \"group_replies\" other than \"all\" or "
+                                       "\"mentioned\"";
+                        v.settings.group_replies_all = strcmp(g, "all") == 0;
+                } else if (strcmp(key, "quiet_hours") == 0) {
+                        const char *q = json_object_get_string(value);
+
+                        if (!json_object_is_type(value, json_type_string))
+                                return "has \"quiet_hours\" that is not a string";
+                        if (!*q)
+                                v.settings.quiet_start = v.settings.quiet_end = -1;
+                        else if (parse_quiet_hours(q, &v.settings.quiet_start,
+                                                   &v.settings.quiet_end) < 0)
+                                return "has \"quiet_hours\" that is not HH:MM-HH:MM";
+                } else if (strcmp(key, "replies_per_minute") == 0) {
+                        int64_t n = json_object_get_int64(value);
+
+                        if (!json_object_is_type(value, json_type_int) || n < 0 || n > 10000)
+                                return "has \"replies_per_minute\" that is not 0 to 10000";
+                        v.settings.replies_per_minute = (int)n;
+                } else
+                        return "has a field other than \"chat\", \"group_replies\", "
+                               "\"quiet_hours\" and \"replies_per_minute\"";
+        }
+
+        if (!chat || !json_object_is_type(chat, json_type_string) ||
+            !strchr(json_object_get_string(chat), ':'))
+                return "needs \"chat\", an \"adapter:chat\" or \"adapter:*\" string";
+
+        v.chat = strdup(json_object_get_string(chat));
+        if (!v.chat)
+                return "needs more memory than there is";
+        *ret = v;
+        return NULL;
+}
+
+/* Adds a parsed line to p; a sentence fragment on error. */
+typedef const char *(*policy_line_fn)(struct policy *p, const char *line);
+
+static const char *policy_rule_line(struct policy *p, const char *line)
+{
+        struct policy_rule rule, *grown;
+        const char *why;
+
+        if (p->n_rules >= POLICY_RULES_MAX)
+                return "is one more than the 1000 allowed";
+        why = policy_rule_parse(line, &rule);
+        if (why)
+                return why;
+
+        grown = realloc(p->rules, (p->n_rules + 1) * sizeof(*grown));
+        if (!grown) {
+                policy_rule_clear(&rule);
+                return "needs more memory than there is";
+        }
+        p->rules = grown;
+        p->rules[p->n_rules++] = rule;
+        return NULL;
+}
+
+static const char *policy_override_line(struct policy *p, const char *line)
+{
+        struct policy_override o, *grown;
+        const char *why;
+
+        if (p->n_overrides >= POLICY_RULES_MAX)
+                return "is one more than the 1000 allowed";
+        why = policy_override_parse(line, &o);
+        if (why)
+                return why;
+
+        grown = realloc(p->overrides, (p->n_overrides + 1) * sizeof(*grown));
+        if (!grown) {
+                free(o.chat);
+                return "needs more memory than there is";
+        }
+        p->overrides = grown;
+        p->overrides[p->n_overrides++] = o;
+        return NULL;
+}
+
+/* Reads a JSON-lines file; every bad line is reported, "FILE:LINE: the
+ * WHAT ...", one per line of error. */
+static int policy_lines_load(struct policy *p, const char *path, const char *what,
+                             policy_line_fn add, char *error)
 {
         _cleanup_free_ char *line = NULL;
-        size_t size = 0, line_no = 0, used = 0;
+        size_t size = 0, line_no = 0, used = strlen(error);
         FILE *f = fopen(path, "re");
         ssize_t n;
         int r = 0;
 
         if (!f) {
                 r = -errno;
-                snprintf(error, POLICY_ERROR_MAX, "cannot read the rules file %s: %s", path,
-                         strerror(-r));
+                snprintf(error + used, POLICY_ERROR_MAX - used, "%scannot read the %s file %s: %s",
+                         used ? "\n" : "", what, path, strerror(-r));
                 return r;
         }
 
         while ((n = getline(&line, &size, f)) >= 0) {
-                struct policy_rule rule;
                 const char *why;
 
                 line_no++;
                 if (line[strspn(line, " \t\r\n")] == '\0' || line[0] == '#')
                         continue;
 
-                if (n > POLICY_RULE_LINE_MAX)
-                        why = "is longer than 8192 bytes";
-                else if (p->n_rules >= POLICY_RULES_MAX)
-                        why = "is one rule more than the 1000 allowed";
-                else
-                        why = policy_rule_parse(line, &rule);
-                if (why) {
-                        used += (size_t)snprintf(error + used, POLICY_ERROR_MAX - used,
-                                                 "%s%s:%zu: the rule %s", used ? "\n" : "",
-                                                 path, line_no, why);
-                        if (used >= POLICY_ERROR_MAX)
-                                used = POLICY_ERROR_MAX - 1;
-                        r = -EINVAL;
+                why = n > POLICY_RULE_LINE_MAX ? "is longer than 8192 bytes" : add(p, line);
+                if (!why)
                         continue;
-                }
 
-                struct policy_rule *grown = realloc(p->rules, (p->n_rules + 1) * sizeof(*grown));
-                if (!grown) {
-                        policy_rule_clear(&rule);
-                        r = -ENOMEM;
-                        break;
-                }
-                p->rules = grown;
-                p->rules[p->n_rules++] = rule;
+                used += (size_t)snprintf(error + used, POLICY_ERROR_MAX - used,
+                                         "%s%s:%zu: the %s %s", used ? "\n" : "", path, line_no,
+                                         what, why);
+                if (used >= POLICY_ERROR_MAX)
+                        used = POLICY_ERROR_MAX - 1;
+                r = -EINVAL;
         }
 
         fclose(f);
@@ -217,17 +332,21 @@ int policy_new(const struct config *config, struct policy **ret, char *error)
 {
         const char *quiet = config_get_string(config, "policy", "quiet_hours");
         const char *rules = config_get_string(config, "policy", "rules_file");
+        const char *chats = config_get_string(config, "policy", "chats_file");
         struct policy *p = calloc(1, sizeof(*p));
         int r;
 
         if (!p)
                 return -ENOMEM;
 
-        p->group_replies_all = strcmp(config_get_string(config, "policy", "group_replies"),
-                                      "all") == 0;
-        p->replies_per_minute = (int)config_get_int(config, "policy", "replies_per_minute");
-        p->quiet_start = p->quiet_end = -1;
-        if (quiet && *quiet && parse_quiet_hours(quiet, &p->quiet_start, &p->quiet_end) < 0) {
+        error[0] = '\0';
+        p->global.group_replies_all = strcmp(config_get_string(config, "policy",
+                                                               "group_replies"), "all") == 0;
+        p->global.replies_per_minute = (int)config_get_int(config, "policy",
+                                                           "replies_per_minute");
+        p->global.quiet_start = p->global.quiet_end = -1;
+        if (quiet && *quiet &&
+            parse_quiet_hours(quiet, &p->global.quiet_start, &p->global.quiet_end) < 0) {
                 snprintf(error, POLICY_ERROR_MAX, "%s: quiet_hours in [policy] expects "
                          "HH:MM-HH:MM, got '%s'", config_where(config, "policy", "quiet_hours"),
                          quiet);
@@ -235,35 +354,82 @@ int policy_new(const struct config *config, struct policy **ret, char *error)
                 return -EINVAL;
         }
 
-        if (rules) {
-                r = policy_rules_load(p, rules, error);
-                if (r < 0) {
-                        policy_free(p);
-                        return r;
-                }
+        r = rules ? policy_lines_load(p, rules, "rule", policy_rule_line, error) : 0;
+        if (chats) {
+                int k = policy_lines_load(p, chats, "chat setting", policy_override_line, error);
+
+                if (r == 0)
+                        r = k;
+        }
+        if (r < 0) {
+                policy_free(p);
+                return r;
         }
 
         *ret = p;
         return 0;
 }
 
-bool policy_addresses(const struct policy *p, bool direct, bool addressed)
+/* Whether an override names this chat: exactly (2) or all of its
+ * adapter's chats (1); 0 if not. */
+static int policy_override_matches(const struct policy_override *o, const char *adapter,
+                                   const char *chat_id)
 {
-        return direct || addressed || p->group_replies_all;
+        size_t n = strlen(adapter);
+
+        if (strncmp(o->chat, adapter, n) != 0 || o->chat[n] != ':')
+                return 0;
+        if (strcmp(o->chat + n + 1, chat_id) == 0)
+                return 2;
+        return strcmp(o->chat + n + 1, "*") == 0 ? 1 : 0;
 }
 
-bool policy_quiet(const struct policy *p, int minutes)
+static void policy_settings_merge(struct policy_settings *s, const struct policy_settings *o)
 {
-        if (p->quiet_start < 0 || p->quiet_start == p->quiet_end)
+        if (o->group_replies_all != -2)
+                s->group_replies_all = o->group_replies_all;
+        if (o->quiet_start != -2) {
+                s->quiet_start = o->quiet_start;
+                s->quiet_end = o->quiet_end;
+        }
+        if (o->replies_per_minute != -2)
+                s->replies_per_minute = o->replies_per_minute;
+}
+
+/* The global settings, then the adapter's, then the chat's. */
+static struct policy_settings policy_settings_for(const struct policy *p, const char *adapter,
+                                                  const char *chat_id)
+{
+        struct policy_settings s = p->global;
+
+        for (int level = 1; level <= 2; level++)
+                for (size_t i = 0; i < p->n_overrides; i++)
+                        if (policy_override_matches(&p->overrides[i], adapter, chat_id) == level)
+                                policy_settings_merge(&s, &p->overrides[i].settings);
+        return s;
+}
+
+bool policy_addresses(const struct policy *p, const char *adapter, const char *chat_id,
+                      bool direct, bool addressed)
+{
+        return direct || addressed || policy_settings_for(p, adapter, chat_id).group_replies_all;
+}
+
+bool policy_quiet(const struct policy *p, const char *adapter, const char *chat_id,
+                  int minutes)
+{
+        struct policy_settings s = policy_settings_for(p, adapter, chat_id);
+
+        if (s.quiet_start < 0 || s.quiet_start == s.quiet_end)
                 return false;
-        if (p->quiet_start < p->quiet_end)
-                return minutes >= p->quiet_start && minutes < p->quiet_end;
-        return minutes >= p->quiet_start || minutes < p->quiet_end;
+        if (s.quiet_start < s.quiet_end)
+                return minutes >= s.quiet_start && minutes < s.quiet_end;
+        return minutes >= s.quiet_start || minutes < s.quiet_end;
 }
 
-int policy_replies_per_minute(const struct policy *p)
+int policy_replies_per_minute(const struct policy *p, const char *adapter, const char *chat_id)
 {
-        return p->replies_per_minute;
+        return policy_settings_for(p, adapter, chat_id).replies_per_minute;
 }
 
 static bool policy_rule_applies(const struct policy_rule *r, const char *adapter,

@@ -5,7 +5,8 @@
  * answered; for other messages keyword rules
  * from rules_file answer before the model (the auto-reply use); quiet hours
  * silence rule and model replies in group chats; a per-chat limit caps
- * rule and model replies per minute.  A message that is not answered is
+ * rule and model replies per minute.  The chats file changes the last
+ * three for an adapter or a chat.  A message that is not answered is
  * still stored. */
 #ifndef PARLEY_POLICY_H
 #define PARLEY_POLICY_H
@@ -29,15 +30,21 @@ struct policy;
 int policy_new(const struct config *config, struct policy **ret, char *error);
 void policy_free(struct policy *p);
 
-/* Whether a message that is not a command may be answered at all:
- * direct, addressed, or group_replies = all. */
-bool policy_addresses(const struct policy *p, bool direct, bool addressed);
+/* The settings below come from [policy], overridden for an adapter's
+ * chats ("adapter:*") and then for one chat ("adapter:chat") by the
+ * chats file. */
 
-/* Whether local_minutes (since midnight) fall in the quiet hours. */
-bool policy_quiet(const struct policy *p, int local_minutes);
+/* Whether a message may be answered at all: direct, addressed, or
+ * group_replies = all. */
+bool policy_addresses(const struct policy *p, const char *adapter, const char *chat_id,
+                      bool direct, bool addressed);
 
-/* The per-chat limit on rule and model replies per minute; 0: none. */
-int policy_replies_per_minute(const struct policy *p);
+/* Whether local_minutes (since midnight) fall in the chat's quiet hours. */
+bool policy_quiet(const struct policy *p, const char *adapter, const char *chat_id,
+                  int local_minutes);
+
+/* The chat's limit on rule and model replies per minute; 0: none. */
+int policy_replies_per_minute(const struct policy *p, const char *adapter, const char *chat_id);
 
 /* The reply of the first rule that matches text in this chat, or NULL. */
 const char *policy_rule_reply(const struct policy *p, const char *adapter, const char *chat_id,

@@ -108,12 +108,23 @@ void router_route(const char *text, struct router_result *ret)
         router_first_word(text, word, &rest);
 
         /* "forget me" is two words, so a message that merely starts with
-         * "forget" still reaches the responder. */
-        if ((strcmp(word, "forget") == 0 && strncasecmp(rest, "me", 2) == 0 &&
-             *skip_space(rest + 2) == '\0') || strcmp(word, "忘记我") == 0) {
+         * "forget" still reaches the responder; "forget me confirm" (确认忘记我)
+         * is the second step that erases. */
+        if (strcmp(word, "forget") == 0 && strncasecmp(rest, "me", 2) == 0) {
+                const char *after = skip_space(rest + 2);
+
+                if (*after == '\0' || strcasecmp(after, "confirm") == 0) {
+                        *ret = (struct router_result){
+                                .action = ROUTER_COMMAND, .command = COMMAND_FORGET,
+                                .args = *after ? "confirm" : "", .chinese = chinese,
+                        };
+                        return;
+                }
+        }
+        if (strcmp(word, "忘记我") == 0 || strcmp(word, "确认忘记我") == 0) {
                 *ret = (struct router_result){
-                        .action = ROUTER_COMMAND, .command = COMMAND_FORGET, .args = "",
-                        .chinese = chinese,
+                        .action = ROUTER_COMMAND, .command = COMMAND_FORGET,
+                        .args = strcmp(word, "忘记我") == 0 ? "" : "confirm", .chinese = true,
                 };
                 return;
         }
@@ -130,6 +141,10 @@ void router_route(const char *text, struct router_result *ret)
         for (size_t i = 0; i < ELEMENTSOF(router_words); i++) {
                 if (strcmp(word, router_words[i].word) != 0)
                         continue;
+
+                /* "help me with my laptop" is a question, not the command. */
+                if (router_words[i].command == COMMAND_HELP && *rest)
+                        break;
 
                 *ret = (struct router_result){
                         .action = ROUTER_COMMAND,

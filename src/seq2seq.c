@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "matvec.h"
 #include "parallel.h"
 #include "random.h"
 #include "seq2seq.h"
@@ -217,6 +218,7 @@ void seq2seq_free(struct seq2seq *m)
 
         free(m->parameters);
         free(m->gradients);
+        free(m->out_weight_half);
         free(m);
 }
 
@@ -315,6 +317,11 @@ static void dense_forward(const float *weight, const float *bias, int V, int H, 
         for (int r = 0; r < rows; r++)
                 memcpy(logits + (size_t)r * V, bias, sizeof(float) * V);
 
+        /* one row or a beam: no packing, the weights read once (matvec.h) */
+        if (rows <= MATVEC_ROWS_MAX) {
+                matvec_rows_add(weight, V, H, x, rows, logits);
+                return;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, H, 1.0f, x, H, weight, H,
                     1.0f, logits, V);
 }
@@ -367,10 +374,11 @@ struct softmax_job {
         float scale;            /* backward: 1 / real tokens */
 };
 
-/* Row r = t * B + b is real when t < lengths[b]. */
+/* Row r = t * B + b is real when t < lengths[b]; every row is without
+ * lengths (rows gathered from the real positions). */
 static bool row_real(const struct softmax_job *j, size_t r)
 {
-        return (int)(r / j->batch) < j->lengths[r % j->batch];
+        return !j->lengths || (int)(r / j->batch) < j->lengths[r % j->batch];
 }
 
 /* Per real row: probs = exp(z - max z) unnormalised, row_scale = 1 / their
@@ -506,15 +514,24 @@ struct seq2seq_workspace {
         float *memory;
         struct layer_buffers encoder[SEQ2SEQ_LAYERS_MAX];
         struct layer_buffers decoder[SEQ2SEQ_LAYERS_MAX];
-        float *logits;          /* [Td, B, V] */
-        float *probs;           /* [Td, B, V] softmax (unnormalised), then its gradient */
-        float *row_loss;        /* [Td, B] */
-        float *row_scale;       /* [Td, B] 1 / the softmax's sum */
+        /* The output layer runs on the N real target positions only (41%
+         * of a length-sorted batch's positions were padding at the seed
+         * sizes), gathered in position order. */
+        float *hidden;          /* [N, H] the top decoder layer's output there */
+        float *logits;          /* [N, V]; [Td, B, V] after logits_expanded */
+        float *probs;           /* [N, V] softmax (unnormalised), then its gradient */
+        float *row_loss;        /* [N] */
+        float *row_scale;       /* [N] 1 / the softmax's sum */
+        int32_t *indices;       /* the one allocation behind the two below */
+        int32_t *real_position; /* [N] t * B + b of each gathered row */
+        int32_t *real_target;   /* [N] its target id */
         float *dgates;          /* [max(Ts, Td), B, 4H] shared scratch */
         float *dx;              /* [max(Ts, Td), B, max(E, H)] shared scratch */
 
         /* the last forward pass */
         bool forward_done;
+        bool logits_expanded;
+        int real_count;         /* N */
         bool dropout;
         int batch, source_steps, target_steps;
         long tokens;
@@ -554,6 +571,7 @@ static size_t workspace_layout(struct seq2seq_workspace *w, float *base)
                 }
         }
 
+        w->hidden = carve(base, &used, Td * B * H);
         w->logits = carve(base, &used, Td * B * V);
         w->probs = carve(base, &used, Td * B * V);
         w->row_loss = carve(base, &used, Td * B);
@@ -591,6 +609,15 @@ int seq2seq_workspace_new(const struct seq2seq *m, int max_batch, int max_source
                 return -ENOMEM;
         }
 
+        w->indices = calloc(2 * (size_t)max_batch * max_target_steps, sizeof(int32_t));
+        if (!w->indices) {
+                free(w->memory);
+                free(w);
+                return -ENOMEM;
+        }
+        w->real_position = w->indices;
+        w->real_target = w->indices + (size_t)max_batch * max_target_steps;
+
         workspace_layout(w, w->memory);
         *ret = w;
         return 0;
@@ -602,12 +629,46 @@ void seq2seq_workspace_free(struct seq2seq_workspace *w)
                 return;
 
         free(w->memory);
+        free(w->indices);
         free(w);
 }
 
-const float *seq2seq_workspace_logits(const struct seq2seq_workspace *w)
+const float *seq2seq_workspace_logits(struct seq2seq_workspace *w)
 {
+        size_t V = w->vocab_size;
+
+        /* In place, last row first: row i moves to real_position[i] >= i,
+         * past every row not yet moved. */
+        if (!w->logits_expanded)
+                for (int i = w->real_count - 1; i >= 0; i--)
+                        memmove(w->logits + (size_t)w->real_position[i] * V,
+                                w->logits + (size_t)i * V, sizeof(float) * V);
+        w->logits_expanded = true;
         return w->logits;
+}
+
+/* Gathers the real target positions (t < lengths[b]) in position order:
+ * their indices and targets into w, the top decoder layer's outputs
+ * there, top_h [Td, B, H], into w->hidden [N, H].  Returns N. */
+static int real_rows_gather(struct seq2seq_workspace *w, int Td, int B, const int *lengths,
+                            const int32_t *targets, const float *top_h)
+{
+        size_t H = w->hidden_size;
+        int n = 0;
+
+        for (int t = 0; t < Td; t++)
+                for (int b = 0; b < B; b++) {
+                        int32_t p = t * B + b;
+
+                        if (t >= lengths[b])
+                                continue;
+                        w->real_position[n] = p;
+                        w->real_target[n] = targets[p];
+                        memcpy(w->hidden + (size_t)n * H, top_h + (size_t)p * H,
+                               sizeof(float) * H);
+                        n++;
+                }
+        return n;
 }
 
 static bool ids_valid(const int32_t *ids, size_t n, int V)
@@ -695,7 +756,7 @@ int seq2seq_forward(const struct seq2seq *m, struct seq2seq_workspace *w,
         int L = c->layers, E = c->embed_size, H = c->hidden_size, V = c->vocab_size;
         size_t state = (size_t)B * H;
         struct seq2seq_loss loss;
-        int r;
+        int r, n;
 
         w->forward_done = false;
         r = batch_check(w, batch);
@@ -723,13 +784,18 @@ int seq2seq_forward(const struct seq2seq *m, struct seq2seq_workspace *w,
         side_forward(&m->weights, false, w->decoder, L, E, H, Td, B, batch->target_input,
                      batch->target_lengths, dropout, dropout_seed);
 
-        /* logits [Td, B, V] from the top decoder layer's h[1 .. Td] */
-        dense_forward(m->weights.out_weight, m->weights.out_bias, V, H, Td * B,
-                      w->decoder[L - 1].h + state, w->logits);
-        softmax_xent_forward(w->logits, V, Td, B, batch->target_output, batch->target_lengths,
-                             w->probs, w->row_loss, w->row_scale, &loss);
+        /* logits [N, V] from the top decoder layer's h[1 .. Td] at the N
+         * real positions; padding would only be masked out of the loss */
+        n = real_rows_gather(w, Td, B, batch->target_lengths, batch->target_output,
+                             w->decoder[L - 1].h + state);
+        dense_forward(m->weights.out_weight, m->weights.out_bias, V, H, n, w->hidden,
+                      w->logits);
+        softmax_xent_forward(w->logits, V, 1, n, w->real_target, NULL, w->probs, w->row_loss,
+                             w->row_scale, &loss);
 
         w->forward_done = true;
+        w->logits_expanded = false;
+        w->real_count = n;
         w->dropout = dropout > 0.0f;
         w->batch = B;
         w->source_steps = Ts;
@@ -785,6 +851,7 @@ int seq2seq_backward(struct seq2seq *m, struct seq2seq_workspace *w,
         const struct seq2seq_config *c = &m->config;
         int B = w->batch, Ts = w->source_steps, Td = w->target_steps;
         int L = c->layers, E = c->embed_size, H = c->hidden_size, V = c->vocab_size;
+        int N = w->real_count;
         size_t state = (size_t)B * H;
 
         if (!m->gradients || !w->forward_done || batch->size != B ||
@@ -803,11 +870,25 @@ int seq2seq_backward(struct seq2seq *m, struct seq2seq_workspace *w,
                 memset(w->decoder[l].dc, 0, sizeof(float) * state);
         }
 
-        softmax_xent_backward(w->probs, w->row_scale, V, Td, B, batch->target_output,
-                              batch->target_lengths, w->tokens);
-        dense_backward(m->weights.out_weight, m->grads.out_weight, m->grads.out_bias, V, H,
-                       Td * B, w->decoder[L - 1].h + state, w->probs,
-                       w->decoder[L - 1].dh + state);
+        /* the output layer's rows are the N real positions; their input
+         * gradient [N, H] goes through the dx scratch to the top decoder
+         * layer's dh at those positions (padding gets none) */
+        softmax_xent_backward(w->probs, w->row_scale, V, 1, N, w->real_target, NULL,
+                              w->tokens);
+        memset(w->dx, 0, sizeof(float) * N * H);
+        dense_backward(m->weights.out_weight, m->grads.out_weight, m->grads.out_bias, V, H, N,
+                       w->hidden, w->probs, w->dx);
+        {
+                float *dh = w->decoder[L - 1].dh + state;      /* [Td, B, H] */
+
+                for (int i = 0; i < N; i++) {
+                        float *to = dh + (size_t)w->real_position[i] * H;
+                        const float *from = w->dx + (size_t)i * H;
+
+                        for (int j = 0; j < H; j++)
+                                to[j] += from[j];
+                }
+        }
 
         side_backward(&m->weights, &m->grads, false, w->decoder, L, E, H, Td, B,
                       batch->target_input, batch->target_lengths, w->dropout, w->dgates, w->dx);
@@ -997,8 +1078,32 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         }
 
         /* logits [B, V] */
+        /* up to MATVEC_ROWS_MAX rows the weights' bytes bound the step;
+         * past that, sgemm on the float weights is faster */
+        if (m->out_weight_half && B <= MATVEC_ROWS_MAX) {
+                for (int b = 0; b < B; b++)
+                        memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,
+                               sizeof(float) * c->vocab_size);
+                matvec_half_rows_add(m->out_weight_half, c->vocab_size, H, input, B, logits);
+                return 0;
+        }
         dense_forward(m->weights.out_weight, m->weights.out_bias, c->vocab_size, H, B, input,
                       logits);
+        return 0;
+}
+
+int seq2seq_half_output_enable(struct seq2seq *m)
+{
+        size_t n = (size_t)m->config.vocab_size * m->config.hidden_size;
+
+        if (!m->out_weight_half) {
+                m->out_weight_half = malloc(n * sizeof(uint16_t));
+                if (!m->out_weight_half)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n; i++)
+                m->out_weight_half[i] = matvec_half_from_float(m->weights.out_weight[i]);
         return 0;
 }
 

@@ -61,6 +61,7 @@ struct seq2seq {
         float *gradients;                       /* same layout, or NULL */
         struct seq2seq_weights weights;         /* views into parameters */
         struct seq2seq_weights grads;           /* views into gradients */
+        uint16_t *out_weight_half;              /* [V, H] binary16, or NULL */
 };
 
 /* One tensor of the layout: offset and count in floats from the start of
@@ -131,8 +132,11 @@ int seq2seq_forward(const struct seq2seq *m, struct seq2seq_workspace *w,
                     const struct seq2seq_batch *batch, float dropout, uint64_t dropout_seed,
                     struct seq2seq_loss *ret);
 
-/* The logits of the last forward pass: [Td, B, V] for its Td and B. */
-const float *seq2seq_workspace_logits(const struct seq2seq_workspace *w);
+/* The logits of the last forward pass: [Td, B, V] for its Td and B, at the
+ * real positions (t < target_lengths[b]); rows of padded positions are
+ * unspecified, as the output layer runs only on the real ones.  Call
+ * between seq2seq_forward() and seq2seq_backward(). */
+const float *seq2seq_workspace_logits(struct seq2seq_workspace *w);
 
 /* Backward pass for the batch of the last seq2seq_forward() on w, of the
  * loss averaged over its real target tokens; accumulates into
@@ -173,6 +177,19 @@ void seq2seq_state_copy_row(struct seq2seq_state *dst, int dst_row,
  * -EINVAL for batch > capacity or a row outside the old batch.
  * Allocation-free. */
 int seq2seq_state_reorder(struct seq2seq_state *s, const int *rows, int batch);
+
+/* Keeps a binary16 (IEEE half precision) copy of the output layer's
+ * weights, which seq2seq_decode_step() then reads instead of the float
+ * ones for steps of up to MATVEC_ROWS_MAX (8) rows: the largest matrix at
+ * half the memory traffic (docs/performance.md has the figures).  Steps
+ * of more rows are bound by arithmetic, not memory, and use sgemm on the
+ * float weights.  Each
+ * weight is rounded to the nearest half (relative error at most 2^-11 for
+ * weights in [2^-14, 65504]), so a logit moves by at most
+ * 2^-11 sum_k |W[v, k] h[k]| plus float rounding; products and sums stay
+ * float.  The copy is of the weights at the time of the call: call again
+ * after changing them.  Training never uses it.  -ENOMEM. */
+int seq2seq_half_output_enable(struct seq2seq *m);
 
 /* One decoder step for every row: feeds prev_tokens[b] (TOKEN_START first)
  * and writes the next token's logits, [s->batch, V], into logits.

@@ -10,6 +10,8 @@ TESTS += \
 	tests/test-mainjob.sh \
 	tests/test-reload.sh \
 	tests/test-health.py \
+	tests/test-deploy.sh \
+	tests/test-sandbox.sh \
 	tests/test-telegram.py \
 	tests/test-telegram-webhook.py \
 	tests/test-telegram-token.py \
@@ -26,6 +28,9 @@ EXTRA_DIST += \
 	tests/test-mainjob.sh \
 	tests/test-reload.sh \
 	tests/test-health.py \
+	tests/test-deploy.sh \
+	tests/test-sandbox.sh \
+	tests/lib/manifest-facts.py \
 	tests/test-telegram.py \
 	tests/test-telegram-webhook.py \
 	tests/test-telegram-token.py \

@@ -77,6 +77,8 @@ say "history 1"
 wait_for_line "$out" '^Q: remind me in 1 hour to drink water$'
 
 say "forget me"
+wait_for_line "$out" "^This erases all your messages, reminders and settings here, and cannot be undone\. To go ahead, send: forget me confirm$"
+say "forget me confirm"
 wait_for_line "$out" "^Done: I erased [0-9]+ message\(s\), 4 reminder\(s\) and 1 setting\(s\) of yours\.$"
 stop_console_daemon
 check_eq "no reminders left for the user" 0 \

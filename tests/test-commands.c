@@ -116,8 +116,9 @@ static void test_reminders(void)
         check_reply("ann", "cancel", "Which reminder? Example: cancel 3 ('reminders' lists "
                     "them)");
 
+        /* Reminder 1 was due in 10 minutes: snoozing puts it off from then. */
         snprintf(expected, sizeof(expected), "Reminder 1 put off until %s.",
-                 when(NOW_MS + 30 * MINUTE_MS, "Europe/Berlin", false));
+                 when(NOW_MS + 40 * MINUTE_MS, "Europe/Berlin", false));
         check_reply("ann", "snooze 1 30m", expected);
         check_reply("ann", "snooze 1 soon", "Which reminder, and for how long? Example: "
                     "snooze 3 10m");
@@ -175,13 +176,15 @@ static void test_search_and_history(void)
 
 static void test_forget(void)
 {
-        check_reply("ann", "forget me", "Done: I erased 0 message(s), 3 reminder(s) and 0 "
+        check_reply("ann", "forget me", "This erases all your messages, reminders and settings "
+                    "here, and cannot be undone. To go ahead, send: forget me confirm");
+        check_reply("ann", "forget me confirm", "Done: I erased 0 message(s), 3 reminder(s) and 0 "
                     "setting(s) of yours.");
         check_reply("ann", "reminders", "You have no pending reminders. Example: remind me in "
                     "10 minutes to stretch");
-        check_reply("dan", "forget me", "Done: I erased 3 message(s), 0 reminder(s) and 0 "
+        check_reply("dan", "forget me confirm", "Done: I erased 3 message(s), 0 reminder(s) and 0 "
                     "setting(s) of yours.");
-        check_reply("cy", "forget me", "Done: I erased 0 message(s), 1 reminder(s) and 1 "
+        check_reply("cy", "Forget me CONFIRM", "Done: I erased 0 message(s), 1 reminder(s) and 1 "
                     "setting(s) of yours.");
 }
 
@@ -206,7 +209,7 @@ static void test_reminder_quota(void)
         CHECK_INT_EQ(store_counts_get(store, &after), 0);
         CHECK_INT_EQ(after.reminders, before.reminders);
 
-        reply = ask_at("quota", "forget me", NOW_MS, NULL);
+        reply = ask_at("quota", "forget me confirm", NOW_MS, NULL);
         free(reply);
 }
 

@@ -58,6 +58,13 @@ check_eq "bad environment value: message" \
         "environment PARLEY_PARLEYD_LOG_LEVEL: expects one of error|warning|notice|info|debug, got 'chatty'" \
         "$(cat "$TEST_DIR/err")"
 
+# A misspelt variable is pointed out, not silently ignored.
+PARLEY_PARLEYD_LOGLEVEL=debug "$PARLEYD" --config "$conf" --check-config \
+        > /dev/null 2> "$TEST_DIR/err"
+check_eq "unknown environment variable" \
+        "warning: environment PARLEY_PARLEYD_LOGLEVEL is not a configuration key; ignoring it" \
+        "$(cat "$TEST_DIR/err")"
+
 status=0
 "$PARLEYD" --config "$TEST_DIR/missing.conf" > /dev/null 2> "$TEST_DIR/err" || status=$?
 check_eq "missing file: exit status" 2 "$status"

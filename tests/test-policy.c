@@ -88,7 +88,8 @@ static void test_rules_errors(void)
                    "not json\n"
                    "{\"match\": \"x\"}\n"
                    "{\"match\": \"(\", \"regex\": true, \"reply\": \"r\"}\n"
-                   "{\"match\": \"y\", \"reply\": \"r\", \"chats\": [\"nocolon\"]}\n");
+                   "{\"match\": \"y\", \"reply\": \"r\", \"chats\": [\"nocolon\"]}\n"
+                   "{\"match\": \"z\", \"reply\": \"r\", \"colour\": \"blue\"}\n");
 
         CHECK_INT_EQ(make_policy("rules_file = bad.jsonl\n", &p, error), -EINVAL);
         CHECK(p == NULL);
@@ -97,12 +98,14 @@ static void test_rules_errors(void)
                  "%s:3: the rule needs \"reply\", a non-empty string\n"
                  "%s:4: the rule has a \"match\" that is not a valid extended regular "
                  "expression\n"
-                 "%s:5: the rule \"chats\" must be a list of \"adapter:chat\" strings",
-                 path, path, path, path);
+                 "%s:5: the rule \"chats\" must be a list of \"adapter:chat\" strings\n"
+                 "%s:6: the rule has a field other than \"match\", \"reply\", \"regex\" "
+                 "and \"chats\"",
+                 path, path, path, path, path);
         CHECK_STR_EQ(error, expected);
 
         CHECK_INT_EQ(make_policy("rules_file = missing.jsonl\n", &p, error), -ENOENT);
-        snprintf(expected, sizeof(expected), "cannot read the rules file %s/missing.jsonl: "
+        snprintf(expected, sizeof(expected), "cannot read the rule file %s/missing.jsonl: "
                  "No such file or directory", dir);
         CHECK_STR_EQ(error, expected);
 }
@@ -116,29 +119,80 @@ static void test_quiet_and_groups(void)
                                  error), 0);
         if (!p)
                 return;
-        CHECK(policy_quiet(p, 22 * 60 + 30));
-        CHECK(policy_quiet(p, 3 * 60));
-        CHECK(!policy_quiet(p, 7 * 60));
-        CHECK(!policy_quiet(p, 12 * 60));
-        CHECK(!policy_quiet(p, 22 * 60 + 29));
-        CHECK_INT_EQ(policy_replies_per_minute(p), 5);
-        CHECK(policy_addresses(p, true, false));
-        CHECK(policy_addresses(p, false, true));
-        CHECK(!policy_addresses(p, false, false));
+        CHECK(policy_quiet(p, "console", "console", 22 * 60 + 30));
+        CHECK(policy_quiet(p, "console", "console", 3 * 60));
+        CHECK(!policy_quiet(p, "console", "console", 7 * 60));
+        CHECK(!policy_quiet(p, "console", "console", 12 * 60));
+        CHECK(!policy_quiet(p, "console", "console", 22 * 60 + 29));
+        CHECK_INT_EQ(policy_replies_per_minute(p, "console", "console"), 5);
+        CHECK(policy_addresses(p, "console", "console", true, false));
+        CHECK(policy_addresses(p, "console", "console", false, true));
+        CHECK(!policy_addresses(p, "console", "console", false, false));
         policy_free(p);
 
         CHECK_INT_EQ(make_policy("quiet_hours = 09:00-17:00\ngroup_replies = all\n", &p, error),
                      0);
         if (!p)
                 return;
-        CHECK(policy_quiet(p, 9 * 60));
-        CHECK(!policy_quiet(p, 17 * 60));
-        CHECK(policy_addresses(p, false, false));
+        CHECK(policy_quiet(p, "console", "console", 9 * 60));
+        CHECK(!policy_quiet(p, "console", "console", 17 * 60));
+        CHECK(policy_addresses(p, "console", "console", false, false));
         policy_free(p);
 
         CHECK_INT_EQ(make_policy("quiet_hours = 25:00-07:00\n", &p, error), -EINVAL);
         snprintf(expected, sizeof(expected), "%s/parleyd.conf:2: quiet_hours in [policy] "
                  "expects HH:MM-HH:MM, got '25:00-07:00'", dir);
+        CHECK_STR_EQ(error, expected);
+}
+
+/* The chats file overrides [policy] for an adapter, then for a chat. */
+static void test_chat_overrides(void)
+{
+        char path[128], error[POLICY_ERROR_MAX] = "", expected[1024];
+        struct policy *p = NULL;
+
+        snprintf(path, sizeof(path), "%s/chats.jsonl", dir);
+        write_file(path,
+                   "{\"chat\": \"telegram:*\", \"group_replies\": \"all\", "
+                   "\"replies_per_minute\": 2}\n"
+                   "{\"chat\": \"telegram:-100\", \"quiet_hours\": \"\", "
+                   "\"group_replies\": \"mentioned\"}\n"
+                   "{\"chat\": \"slack:C1\", \"quiet_hours\": \"12:00-13:00\"}\n");
+
+        CHECK_INT_EQ(make_policy("quiet_hours = 22:00-07:00\nreplies_per_minute = 5\n"
+                                 "chats_file = chats.jsonl\n", &p, error), 0);
+        if (!p) {
+                TEST_FAIL("%s", error);
+                return;
+        }
+
+        /* Global. */
+        CHECK(!policy_addresses(p, "slack", "C2", false, false));
+        CHECK(policy_quiet(p, "slack", "C2", 23 * 60));
+        CHECK_INT_EQ(policy_replies_per_minute(p, "slack", "C2"), 5);
+        /* The adapter's. */
+        CHECK(policy_addresses(p, "telegram", "-200", false, false));
+        CHECK_INT_EQ(policy_replies_per_minute(p, "telegram", "-200"), 2);
+        CHECK(policy_quiet(p, "telegram", "-200", 23 * 60));
+        /* The chat's, over the adapter's. */
+        CHECK(!policy_addresses(p, "telegram", "-100", false, false));
+        CHECK(!policy_quiet(p, "telegram", "-100", 23 * 60));
+        CHECK_INT_EQ(policy_replies_per_minute(p, "telegram", "-100"), 2);
+        CHECK(policy_quiet(p, "slack", "C1", 12 * 60 + 30));
+        CHECK(!policy_quiet(p, "slack", "C1", 23 * 60));
+        policy_free(p);
+
+        write_file(path,
+                   "{\"chat\": \"nocolon\"}\n"
+                   "{\"chat\": \"slack:C1\", \"quiet_hours\": \"noon\"}\n"
+                   "{\"chat\": \"slack:C1\", \"volume\": 3}\n");
+        CHECK_INT_EQ(make_policy("chats_file = chats.jsonl\n", &p, error), -EINVAL);
+        snprintf(expected, sizeof(expected),
+                 "%s:1: the chat setting needs \"chat\", an \"adapter:chat\" or \"adapter:*\" "
+                 "string\n"
+                 "%s:2: the chat setting has \"quiet_hours\" that is not HH:MM-HH:MM\n"
+                 "%s:3: the chat setting has a field other than \"chat\", \"group_replies\", "
+                 "\"quiet_hours\" and \"replies_per_minute\"", path, path, path);
         CHECK_STR_EQ(error, expected);
 }
 
@@ -152,6 +206,7 @@ int main(void)
         test_rules();
         test_rules_errors();
         test_quiet_and_groups();
+        test_chat_overrides();
 
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         if (system(cmd) != 0)

@@ -44,6 +44,9 @@ int main(void)
         check_route("forget me", ROUTER_COMMAND, COMMAND_FORGET, "", false);
         check_route("Forget ME ", ROUTER_COMMAND, COMMAND_FORGET, "", false);
         check_route("忘记我", ROUTER_COMMAND, COMMAND_FORGET, "", true);
+        check_route("forget me confirm", ROUTER_COMMAND, COMMAND_FORGET, "confirm", false);
+        check_route("确认忘记我", ROUTER_COMMAND, COMMAND_FORGET, "confirm", true);
+        check_route("forget me not", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("remind me in 10 minutes to stretch", ROUTER_COMMAND, COMMAND_REMIND,
                     "remind me in 10 minutes to stretch", false);
         check_route("明天上午9点提醒我开会", ROUTER_COMMAND, COMMAND_REMIND,
@@ -53,6 +56,7 @@ int main(void)
         check_route("forget about it", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("helpful tips please", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("can you help me", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
+        check_route("Help me with my laptop", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
         check_route("你好", ROUTER_RESPONDER, COMMAND_HELP, NULL, true);
         check_route("", ROUTER_RESPONDER, COMMAND_HELP, NULL, false);
 

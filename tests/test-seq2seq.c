@@ -195,10 +195,68 @@ static void test_batch_refusals(void)
         seq2seq_free(m);
 }
 
+/* With the binary16 copy of the output weights, every logit stays within
+ * the bound seq2seq.h states of the float one: 2^-11 sum_k |W[v, k] h[k]|
+ * (plus float rounding), and the copy is really what is read. */
+static void test_half_output(void)
+{
+        struct seq2seq *m = NULL;
+        struct seq2seq_state *s = NULL;
+        float want[B * V], got[B * V];
+        double worst_excess = -1.0, largest = 0.0;
+
+        CHECK_INT_EQ(seq2seq_new(&config, &m), 0);
+        seq2seq_init_random(m, 9);
+        CHECK_INT_EQ(seq2seq_state_new(m, B, &s), 0);
+        CHECK_INT_EQ(seq2seq_encode(m, s, prompts, prompt_lengths, B), 0);
+
+        for (int t = 0; t < TD; t++) {
+                const int32_t *tokens = target_input + t * B;
+                float h[B * H];
+
+                /* the float step from the state, then the half step from
+                 * the same state */
+                {
+                        struct seq2seq_state *copy = NULL;
+
+                        CHECK_INT_EQ(seq2seq_state_new(m, B, &copy), 0);
+                        copy->batch = B;
+                        for (int b = 0; b < B; b++)
+                                seq2seq_state_copy_row(copy, b, s, b);
+                        CHECK_INT_EQ(seq2seq_decode_step(m, copy, tokens, want), 0);
+                        CHECK_INT_EQ(seq2seq_half_output_enable(m), 0);
+                        CHECK_INT_EQ(seq2seq_decode_step(m, s, tokens, got), 0);
+                        /* the top layer's h: [B, H] */
+                        memcpy(h, s->h + (size_t)(L - 1) * s->capacity * H, sizeof(h));
+                        free(m->out_weight_half);
+                        m->out_weight_half = NULL;
+                        seq2seq_state_free(copy);
+                }
+
+                for (int b = 0; b < B; b++)
+                        for (int v = 0; v < V; v++) {
+                                double bound = 1e-6, d;
+
+                                for (int k = 0; k < H; k++)
+                                        bound += ldexp(fabs(m->weights.out_weight[v * H + k] *
+                                                            h[b * H + k]), -11);
+                                d = fabs(got[b * V + v] - want[b * V + v]);
+                                worst_excess = fmax(worst_excess, d - bound);
+                                largest = fmax(largest, d);
+                        }
+        }
+        CHECK(worst_excess <= 0.0);
+        CHECK(largest > 0.0);
+
+        seq2seq_state_free(s);
+        seq2seq_free(m);
+}
+
 int main(void)
 {
         test_layout();
         test_decode_matches_forward();
         test_batch_refusals();
+        test_half_output();
         return test_finish();
 }

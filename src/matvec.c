@@ -1,0 +1,311 @@
+/* matvec.c: a few rows times a row-major weight matrix, weights read once.
+ *
+ * The weight matrix is walked four rows (output units) at a time; each
+ * block of four is multiplied by every input row, two at a time, while it
+ * sits in L1, so memory sees each weight once.  Sums run on 8-lane
+ * vectors; the kernel is compiled for AVX2 + FMA + F16C and for the
+ * baseline target, and the CPU picks at run time.  The same kernel reads
+ * float weights or IEEE half-precision ones (converted as they are
+ * loaded). */
+#include "autoconfig.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "matvec.h"
+
+typedef float vec8 __attribute__((vector_size(32)));
+
+/* The helpers below pass vec8 by value; they are always inlined, so no
+ * call ever crosses the ABI that GCC warns about for the baseline build. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE vec8 vec8_load(const float *p)
+{
+        vec8 v;
+
+        memcpy(&v, p, sizeof(v));
+        return v;
+}
+
+INLINE float vec8_sum(vec8 v)
+{
+        return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* y[i] += the sum of a_i's lanes, i < 4: a transposing reduction, six
+ * shuffles and adds for the four sums where one at a time would take
+ * about twenty operations each. */
+INLINE void vec8_sum4_add(vec8 a0, vec8 a1, vec8 a2, vec8 a3, float *y)
+{
+        typedef int32_t vec8i __attribute__((vector_size(32)));
+        const vec8i even = { 0, 8, 2, 10, 4, 12, 6, 14 }, odd = { 1, 9, 3, 11, 5, 13, 7, 15 };
+        const vec8i lo = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi = { 2, 3, 10, 11, 6, 7, 14, 15 };
+        /* t01 = [a0 01, a1 01, a0 23, a1 23, a0 45, a1 45, a0 67, a1 67] */
+        vec8 t01 = __builtin_shuffle(a0, a1, even) + __builtin_shuffle(a0, a1, odd);
+        vec8 t23 = __builtin_shuffle(a2, a3, even) + __builtin_shuffle(a2, a3, odd);
+        /* u = [a0 0-3, a1 0-3, a2 0-3, a3 0-3, a0 4-7, a1 4-7, a2 4-7, a3 4-7] */
+        vec8 u = __builtin_shuffle(t01, t23, lo) + __builtin_shuffle(t01, t23, hi);
+
+        y[0] += u[0] + u[4];
+        y[1] += u[1] + u[5];
+        y[2] += u[2] + u[6];
+        y[3] += u[3] + u[7];
+}
+
+/* How the kernel reads weights: 8 from element i on, or one.  Each
+ * kernel below is inlined with constant loaders, so the calls vanish. */
+typedef vec8 (*load8_fn)(const void *w, size_t i);
+typedef float (*load1_fn)(const void *w, size_t i);
+
+INLINE vec8 float_load8(const void *w, size_t i)
+{
+        return vec8_load((const float *)w + i);
+}
+
+INLINE float float_load1(const void *w, size_t i)
+{
+        return ((const float *)w)[i];
+}
+
+/* IEEE binary16 to float, exactly (every half is a float). */
+static float half_to_float(uint16_t h)
+{
+        uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f;
+        uint32_t mantissa = h & 0x3ff, bits;
+        float f;
+
+        if (exponent == 0x1f)                   /* inf, nan */
+                bits = sign | 0x7f800000 | mantissa << 13;
+        else if (exponent != 0)                 /* normal */
+                bits = sign | (exponent + 112) << 23 | mantissa << 13;
+        else {                                  /* zero, subnormal: m 2^-24 */
+                f = (float)mantissa * 0x1p-24f;
+                memcpy(&bits, &f, sizeof(bits));
+                bits |= sign;
+        }
+        memcpy(&f, &bits, sizeof(f));
+        return f;
+}
+
+INLINE vec8 half_load8(const void *w, size_t i)
+{
+        const uint16_t *p = (const uint16_t *)w + i;
+        vec8 v;
+
+        for (int k = 0; k < 8; k++)
+                v[k] = half_to_float(p[k]);
+        return v;
+}
+
+INLINE float half_load1(const void *w, size_t i)
+{
+        return half_to_float(((const uint16_t *)w)[i]);
+}
+
+/* y[0 .. 4) += w[i, :] . x for the four rows of w: [4, in]. */
+INLINE void block_4x1(const void *w0, int in, const float *x, float *y, load8_fn load8,
+                      load1_fn load1)
+{
+        size_t w = 0, w1 = in, w2 = 2 * (size_t)in, w3 = 3 * (size_t)in;
+        vec8 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+        int k = 0;
+
+        for (; k + 8 <= in; k += 8) {
+                vec8 u = vec8_load(x + k);
+
+                a0 += load8(w0, w + k) * u;
+                a1 += load8(w0, w1 + k) * u;
+                a2 += load8(w0, w2 + k) * u;
+                a3 += load8(w0, w3 + k) * u;
+        }
+        for (; k < in; k++) {
+                y[0] += load1(w0, w + k) * x[k];
+                y[1] += load1(w0, w1 + k) * x[k];
+                y[2] += load1(w0, w2 + k) * x[k];
+                y[3] += load1(w0, w3 + k) * x[k];
+        }
+        vec8_sum4_add(a0, a1, a2, a3, y);
+}
+
+/* The same for two input rows: ya[i] += w[i, :] . xa, yb[i] += w[i, :] . xb. */
+INLINE void block_4x2(const void *w0, size_t weight_size, int in, const float *xa,
+                      const float *xb, float *ya, float *yb, bool prefetch, load8_fn load8,
+                      load1_fn load1)
+{
+        size_t w = 0, w1 = in, w2 = 2 * (size_t)in, w3 = 3 * (size_t)in;
+        const char *next = (const char *)w0 + 4 * (size_t)in * weight_size;
+        vec8 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+        vec8 b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 };
+        int k = 0;
+
+        for (; k + 8 <= in; k += 8) {
+                vec8 u = vec8_load(xa + k), v = vec8_load(xb + k), q;
+
+                /* the next block's weights, a line per row every other
+                 * step, while these come from L1 */
+                if (prefetch && (k & 8) == 0) {
+                        __builtin_prefetch(next + (w + k) * weight_size);
+                        __builtin_prefetch(next + (w1 + k) * weight_size);
+                        __builtin_prefetch(next + (w2 + k) * weight_size);
+                        __builtin_prefetch(next + (w3 + k) * weight_size);
+                }
+
+                q = load8(w0, w + k);
+                a0 += q * u;
+                b0 += q * v;
+                q = load8(w0, w1 + k);
+                a1 += q * u;
+                b1 += q * v;
+                q = load8(w0, w2 + k);
+                a2 += q * u;
+                b2 += q * v;
+                q = load8(w0, w3 + k);
+                a3 += q * u;
+                b3 += q * v;
+        }
+        for (; k < in; k++)
+                for (int i = 0; i < 4; i++) {
+                        float q = load1(w0, (size_t)i * in + k);
+
+                        ya[i] += q * xa[k];
+                        yb[i] += q * xb[k];
+                }
+        vec8_sum4_add(a0, a1, a2, a3, ya);
+        vec8_sum4_add(b0, b1, b2, b3, yb);
+}
+
+/* weight row w0 [in] (from element 0) . x [in] */
+INLINE float dot(const void *w0, const float *x, int in, load8_fn load8, load1_fn load1)
+{
+        vec8 a = { 0 };
+        float s;
+        int k = 0;
+
+        for (; k + 8 <= in; k += 8)
+                a += load8(w0, k) * vec8_load(x + k);
+        s = vec8_sum(a);
+        for (; k < in; k++)
+                s += load1(w0, k) * x[k];
+        return s;
+}
+
+/* weight: [out, in] of elements weight_size bytes wide, read by load8 and
+ * load1. */
+INLINE void kernel(const void *weight, size_t weight_size, int out, int in, const float *x,
+                   int rows, float *y, load8_fn load8, load1_fn load1)
+{
+        const char *base = weight;
+        int j = 0;
+
+        for (; j + 4 <= out; j += 4) {
+                const void *w = base + (size_t)j * in * weight_size;    /* [4, in] */
+                int r = 0;
+
+                for (; r + 2 <= rows; r += 2)
+                        block_4x2(w, weight_size, in, x + (size_t)r * in,
+                                  x + (size_t)(r + 1) * in, y + (size_t)r * out + j,
+                                  y + (size_t)(r + 1) * out + j, r == 0 && j + 8 <= out,
+                                  load8, load1);
+                if (r < rows)
+                        block_4x1(w, in, x + (size_t)r * in, y + (size_t)r * out + j, load8,
+                                  load1);
+        }
+
+        /* the last out % 4 weight rows */
+        for (; j < out; j++)
+                for (int r = 0; r < rows; r++)
+                        y[(size_t)r * out + j] += dot(base + (size_t)j * in * weight_size,
+                                                      x + (size_t)r * in, in, load8, load1);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define MATVEC_AVX2 1
+#include <immintrin.h>
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+TARGET_AVX2 INLINE vec8 half_load8_f16c(const void *w, size_t i)
+{
+        return (vec8)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+
+TARGET_AVX2 static void kernel_avx2(const float *weight, int out, int in, const float *x,
+                                    int rows, float *y)
+{
+        kernel(weight, sizeof(float), out, in, x, rows, y, float_load8, float_load1);
+}
+
+TARGET_AVX2 static void kernel_half_avx2(const uint16_t *weight, int out, int in,
+                                         const float *x, int rows, float *y)
+{
+        kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8_f16c, half_load1);
+}
+
+static bool cpu_has_avx2(void)
+{
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+}
+#endif
+
+void matvec_rows_add(const float *weight, int out, int in, const float *x, int rows, float *y)
+{
+        if (rows <= 0 || out <= 0)
+                return;
+
+#ifdef MATVEC_AVX2
+        if (cpu_has_avx2()) {
+                kernel_avx2(weight, out, in, x, rows, y);
+                return;
+        }
+#endif
+        kernel(weight, sizeof(float), out, in, x, rows, y, float_load8, float_load1);
+}
+
+void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
+                          float *y)
+{
+        if (rows <= 0 || out <= 0)
+                return;
+
+#ifdef MATVEC_AVX2
+        if (cpu_has_avx2()) {
+                kernel_half_avx2(weight, out, in, x, rows, y);
+                return;
+        }
+#endif
+        kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8, half_load1);
+}
+
+uint16_t matvec_half_from_float(float f)
+{
+        uint32_t bits, sign, magnitude;
+        float a;
+
+        memcpy(&bits, &f, sizeof(bits));
+        sign = (bits >> 16) & 0x8000;
+        magnitude = bits & 0x7fffffff;
+
+        if (magnitude > 0x7f800000)                     /* nan: stays a nan */
+                return (uint16_t)(sign | 0x7e00);
+        if (magnitude >= 0x477ff000)                    /* rounds past 65504 */
+                return (uint16_t)(sign | 0x7c00);
+        if (magnitude < 0x38800000) {                   /* below 2^-14: subnormal */
+                /* in units of 2^-24, rounded to nearest even by the FPU's
+                 * default mode */
+                memcpy(&a, &magnitude, sizeof(a));
+                return (uint16_t)(sign | (uint32_t)__builtin_rintf(a * 0x1p24f));
+        }
+
+        /* normal: drop 13 mantissa bits, rounding to nearest even; a carry
+         * into the exponent is the right result */
+        magnitude += ((magnitude >> 13) & 1) + 0xfff;
+        return (uint16_t)(sign | ((magnitude - (112u << 23)) >> 13));
+}

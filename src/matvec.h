@@ -1,0 +1,40 @@
+/* matvec.h: products of a few rows against a weight matrix, for decoding.
+ *
+ * Decoding multiplies one row (greedy) or a handful (a beam) against the
+ * LSTM's [4H, In] and the output layer's [V, H] matrices, once per token.
+ * cblas_sgemm packs the whole weight matrix into its own layout on every
+ * call: for one row against the 10,000 x 256 output matrix that copy cost
+ * four times the product.  This kernel reads the weights in place, once per
+ * call whatever the number of rows (each block of weight rows is used for
+ * every input row while it is in L1), so a decoding step streams each
+ * weight matrix once; with more rows than MATVEC_ROWS_MAX, sgemm's packing
+ * is amortised and it is the faster choice.
+ *
+ * On x86-64 CPUs with AVX2 and FMA (checked at run time) the kernel runs
+ * on 8 lanes with fused multiply-adds, elsewhere on the compiler's generic
+ * vectors.  Sums are in a different order from sgemm's, so results differ
+ * from it in the last bits. */
+#ifndef PARLEY_MATVEC_H
+#define PARLEY_MATVEC_H
+
+#include <stdint.h>
+
+/* Up to this many rows, matvec_rows_add() beats cblas_sgemm (measured on
+ * the seed sizes, docs/performance.md). */
+#define MATVEC_ROWS_MAX 8
+
+/* y[r, j] += x[r, :] . weight[j, :] for r < rows, j < out:
+ *   weight: [out, in] row-major; x: [rows, in]; y: [rows, out].
+ * Allocation-free; any rows >= 0, though meant for rows <= MATVEC_ROWS_MAX. */
+void matvec_rows_add(const float *weight, int out, int in, const float *x, int rows, float *y);
+
+/* The same with the weights in IEEE binary16 (half precision), read at
+ * half the bytes; products and sums in float. */
+void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
+                          float *y);
+
+/* f rounded to the nearest binary16, ties to even: +-inf past 65504,
+ * subnormals below 2^-14, nan stays nan. */
+uint16_t matvec_half_from_float(float f);
+
+#endif

@@ -378,6 +378,9 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
 {
         struct telegram *tg = calloc(1, sizeof(*tg));
         const char *api_url = config_get_string(config, "telegram", "api_url");
+        uint64_t per_second = (uint64_t)config_get_int(config, "telegram", "send_per_second");
+        uint64_t group_per_minute = (uint64_t)config_get_int(config, "telegram",
+                                                             "group_send_per_minute");
         _cleanup_free_ char *token = NULL;
         size_t api_len;
         int r;
@@ -393,13 +396,10 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
                 TELEGRAM_WEBHOOK : TELEGRAM_POLLING;
         tg->poll_limit = TELEGRAM_POLL_LIMIT;
         backoff_init(&tg->backoff, TELEGRAM_RETRY_INITIAL_MS, TELEGRAM_RETRY_MAX_MS);
-        ratelimit_init(&tg->global, (uint64_t)config_get_int(config, "telegram",
-                                                             "send_per_second"), 1000,
-                       (uint64_t)config_get_int(config, "telegram", "send_per_second") / 10 + 1);
-
-        r = ratelimit_set_new((uint64_t)config_get_int(config, "telegram",
-                                                       "group_send_per_minute"),
-                              60 * 1000, 1, TELEGRAM_GROUPS_MAX, &tg->groups);
+        /* Overall: bursts of a tenth of a second's worth.  A group: none,
+         * since a bucket allows its burst on top of the rate in any window. */
+        ratelimit_init(&tg->global, per_second, 1000, per_second / 10 + 1);
+        r = ratelimit_set_new(group_per_minute, 60 * 1000, 1, TELEGRAM_GROUPS_MAX, &tg->groups);
         if (r < 0)
                 goto fail;
 
@@ -1163,7 +1163,7 @@ static void telegram_updates_accept(struct telegram *tg, json_object *updates)
                 /* The long poll ended without updates.  One that came back
                  * at once (a server ignoring timeout) waits a little, so a
                  * misbehaving server is not polled in a tight loop. */
-                if (uv_now(tg->loop) - tg->poll_started_ms < 100 && tg->poll_timeout_s > 0)
+                if (uv_now(tg->loop) - tg->poll_started_ms < 100)
                         telegram_retry_in(tg, TELEGRAM_RETRY_INITIAL_MS);
                 else
                         telegram_poll(tg);

@@ -16,3 +16,6 @@ tests_test_textsplit_SOURCES = tests/test-textsplit.c tests/test.h
 tests_test_textsplit_LDADD = $(PARLEY_LIBS)
 tests_test_ratelimit_SOURCES = tests/test-ratelimit.c tests/test.h
 tests_test_ratelimit_LDADD = $(PARLEY_LIBS)
+
+# Figures, not pass/fail: run by hand (see its header).
+EXTRA_DIST += bench/load-telegram.py

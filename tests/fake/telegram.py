@@ -37,7 +37,7 @@ import urllib.parse
 BOT_ID = 777
 BOT_USERNAME = "parley_bot"
 TEXT_UNITS_MAX = 4096
-REQUEST_BODY_MAX = 1 << 20
+REQUEST_BODY_MAX = 16 << 20
 
 
 def utf16_units(text):

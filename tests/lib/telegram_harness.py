@@ -137,7 +137,10 @@ class Daemon:
         self.out_path = os.path.join(tmp, name + ".out")
         self.err = open(self.err_path, "w")
         self.out = open(self.out_path, "w")
-        self.proc = subprocess.Popen([PARLEYD, "--config", self.conf_path, "--foreground"],
+        # PARLEYD_WRAPPER runs it under a tool: "valgrind -q --error-exitcode=99".
+        wrapper = os.environ.get("PARLEYD_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrapper + [PARLEYD, "--config", self.conf_path,
+                                                "--foreground"],
                                      stdin=stdin, stdout=self.out, stderr=self.err,
                                      env=env)
 

@@ -41,6 +41,7 @@
 #define CORE_SEND_ATTEMPTS_MAX 50       /* then a reply is given up as failed */
 #define CORE_ACCOUNT "default"
 #define CORE_DAY_MS (24 * 3600 * 1000LL)
+#define CORE_READY_TIMEOUT_MS 30000     /* READY=1 even if an adapter is still trying */
 
 const struct config_key core_config_keys[] = {
         { "parleyd", "state_dir", CONFIG_PATH, LOCALSTATEDIR "/lib/parley", false, 0, 0, NULL,
@@ -168,6 +169,7 @@ struct core {
         bool closing;
         uint64_t shutdown_timeout_ms;
         uv_timer_t drain_timer;
+        uv_timer_t ready_timer;
         size_t open_timers;
 
         struct scheduler *scheduler;
@@ -285,26 +287,41 @@ const char *adapter_cursor(const struct adapter *a)
         return a->cursor;
 }
 
-static void core_check_ready(struct core *c)
+static void core_ready_send(struct core *c)
 {
-        size_t connected = 0, failed = 0;
-
-        for (size_t i = 0; i < c->n_adapters; i++) {
-                if (!c->adapters[i].reported)
-                        return;
-                if (c->adapters[i].conn == ADAPTER_CONNECTED)
-                        connected++;
-                else
-                        failed++;
-        }
+        size_t connected = 0;
 
         if (c->ready_sent)
                 return;
         c->ready_sent = true;
+        uv_timer_stop(&c->ready_timer);
 
-        core_status(c, "%zu adapter(s) connected, %zu failed", connected, failed);
+        for (size_t i = 0; i < c->n_adapters; i++)
+                connected += c->adapters[i].conn == ADAPTER_CONNECTED;
+        core_status(c, "%zu of %zu adapter(s) connected", connected, c->n_adapters);
         if (c->events.ready)
                 c->events.ready(c->events.userdata);
+}
+
+static void core_check_ready(struct core *c)
+{
+        for (size_t i = 0; i < c->n_adapters; i++)
+                if (!c->adapters[i].reported)
+                        return;
+        core_ready_send(c);
+}
+
+/* An adapter that has said nothing by now is still trying: report ready
+ * without it rather than let the service manager's start timeout fire. */
+static void core_on_ready_timeout(uv_timer_t *t)
+{
+        struct core *c = t->data;
+
+        for (size_t i = 0; i < c->n_adapters; i++)
+                if (!c->adapters[i].reported)
+                        log_record(LOG_WARNING, &c->adapters[i].log, "not connected after %d s; "
+                                   "reporting ready without it", CORE_READY_TIMEOUT_MS / 1000);
+        core_ready_send(c);
 }
 
 void adapter_set_state(struct adapter *a, enum adapter_state state, const char *reason)
@@ -315,6 +332,14 @@ void adapter_set_state(struct adapter *a, enum adapter_state state, const char *
         stats_set(STATS_ADAPTER_UP, a->ops->name, state == ADAPTER_CONNECTED);
         switch (state) {
         case ADAPTER_STARTING:
+                /* With a reason: it tried and is retrying; that counts as
+                 * having reported, so one platform that is down does not
+                 * hold READY=1 back. */
+                if (reason) {
+                        log_record(LOG_WARNING, &a->log, "%s", reason);
+                        core_status(c, "%s: %s", a->ops->name, reason);
+                        a->reported = true;
+                }
                 break;
         case ADAPTER_CONNECTED:
                 log_record(LOG_INFO, &a->log, "connected");
@@ -1036,7 +1061,9 @@ static void chat_queue_kick(struct chat_queue *q)
         struct adapter_outgoing out;
         int r;
 
-        if (!o || q->busy || c->closing)
+        /* A failed adapter cannot send: its replies wait in the outbox for
+         * the next start. */
+        if (!o || q->busy || c->closing || a->conn == ADAPTER_FAILED)
                 return;
 
         if (now < q->next_send_ms) {
@@ -1686,6 +1713,9 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
         uv_timer_init(loop, &c->retention_timer);
         c->retention_timer.data = c;
         c->open_timers++;
+        uv_timer_init(loop, &c->ready_timer);
+        c->ready_timer.data = c;
+        c->open_timers++;
 
         r = scheduler_new(loop, c->store_q, c->store, core_on_reminder, c, &c->scheduler);
         if (r < 0)
@@ -1722,6 +1752,7 @@ fail:
         if (c->open_timers) {
                 uv_close((uv_handle_t *)&c->drain_timer, NULL);
                 uv_close((uv_handle_t *)&c->retention_timer, NULL);
+                uv_close((uv_handle_t *)&c->ready_timer, NULL);
         }
         if (c->scheduler)
                 scheduler_close(c->scheduler, NULL, NULL);
@@ -1829,6 +1860,8 @@ int core_start(struct core *c)
         if (r < 0)
                 return r;
 
+        if (!c->ready_sent)
+                uv_timer_start(&c->ready_timer, core_on_ready_timeout, CORE_READY_TIMEOUT_MS, 0);
         scheduler_rearm(c->scheduler);
         uv_timer_start(&c->retention_timer, core_on_retention_timer, 0, CORE_DAY_MS);
 
@@ -1861,7 +1894,7 @@ static void core_on_timer_closed(void *userdata)
         core_check_drained(c);
 }
 
-static void core_on_retention_timer_closed(uv_handle_t *h)
+static void core_on_loop_timer_closed(uv_handle_t *h)
 {
         core_on_timer_closed(h->data);
 }
@@ -1882,7 +1915,9 @@ static void core_close(struct core *c)
         httpd_close(c->httpd);
         uv_timer_stop(&c->drain_timer);
         uv_close((uv_handle_t *)&c->drain_timer, core_on_drain_timer_closed);
-        uv_close((uv_handle_t *)&c->retention_timer, core_on_retention_timer_closed);
+        uv_close((uv_handle_t *)&c->retention_timer, core_on_loop_timer_closed);
+        uv_timer_stop(&c->ready_timer);
+        uv_close((uv_handle_t *)&c->ready_timer, core_on_loop_timer_closed);
         scheduler_close(c->scheduler, core_on_timer_closed, c);
 
         for (size_t i = 0; i < c->n_adapters; i++) {

@@ -71,7 +71,8 @@ EXPOSE 8080
 
 # Tokens are files: mount them at /run/secrets (docker compose's secrets go
 # there), named telegram-token, slack-app-token, slack-bot-token,
-# matrix-token; the adapters read them as systemd credentials.
+# matrix-token, slack-signing-secret, telegram-webhook-secret; the adapters
+# read them as systemd credentials.
 ENV CREDENTIALS_DIRECTORY=/run/secrets
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -16,7 +16,7 @@ READY_PATH=/readyz
 METRICS_PATH=/metrics
 STATE_DIR=/var/lib/parley
 RUN_UID=10001
-CREDENTIALS="telegram-token slack-app-token slack-bot-token matrix-token"
+CREDENTIALS="telegram-token slack-app-token slack-bot-token matrix-token slack-signing-secret telegram-webhook-secret"
 MAX_EXPOSURE=1.5
 
 skipped=""

@@ -183,7 +183,8 @@ static int command_remind(const struct command_context *ctx, bool chinese,
                 r = reply_simple(out, lang(chinese, "You have as many pending reminders as I "
                                                     "keep for one person; cancel one first "
                                                     "('reminders' lists them).",
-                                           "你的待办提醒已达上限；请先取消一个（“我的提醒”会列出它们）。"));
+                                           "你的待办提醒已达上限；请先取消一个"
+                                           "（“我的提醒”会列出它们）。"));
                 goto finish;
         }
         if (r < 0)
@@ -286,7 +287,8 @@ static int command_cancel(const struct command_context *ctx, const char *args, b
         if (parse_id(args, &id, NULL) < 0)
                 return reply_simple(out, lang(chinese, "Which reminder? Example: cancel 3 "
                                                        "('reminders' lists them)",
-                                              "取消哪个提醒？例如：取消 3（“我的提醒”会列出编号）"));
+                                              "取消哪个提醒？例如：取消 3"
+                                              "（“我的提醒”会列出编号）"));
 
         r = store_reminder_cancel(ctx->store, ctx->adapter, ctx->account, ctx->user_id, id);
         if (r == -ENOENT)

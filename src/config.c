@@ -296,8 +296,11 @@ static void config_env_name(const struct config_key *key, char *buf, size_t size
         size_t i;
 
         snprintf(buf, size, "PARLEY_%s_%s", key->section, key->name);
-        for (i = 0; buf[i]; i++)
-                buf[i] = buf[i] == '-' || buf[i] == '.' ? '_' : (char)toupper((unsigned char)buf[i]);
+        for (i = 0; buf[i]; i++) {
+                unsigned char ch = (unsigned char)buf[i];
+
+                buf[i] = ch == '-' || ch == '.' ? '_' : (char)toupper(ch);
+        }
 }
 
 static void config_env_apply(struct config_parse *p)

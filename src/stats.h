@@ -25,7 +25,7 @@ enum stats_family {
         STATS_OUTBOX_PENDING,           /* gauge: replies queued, not yet sent */
         STATS_ADAPTER_UP,               /* gauge {adapter}: 1 connected, 0 not */
         STATS_ADAPTER_RECONNECTS,       /* counter {adapter} */
-        STATS_SEND_WAITS,               /* counter {adapter}: sends held back by a limit or a retry */
+        STATS_SEND_WAITS,               /* counter {adapter}: sends held back, limit or retry */
         STATS_ERRORS,                   /* counter {kind} */
         _STATS_FAMILY_MAX,
 };

@@ -22,7 +22,9 @@ static const char *const tokens[] = {
 static void make_model(const char *path)
 {
         struct seq2seq_config config = {
-                .vocab_size = (int)(sizeof(tokens) / sizeof(tokens[0])), .embed_size = 8, .hidden_size = 16,
+                .vocab_size = (int)ELEMENTSOF(tokens),
+                .embed_size = 8,
+                .hidden_size = 16,
                 .layers = 1,
         };
         struct seq2seq *m = NULL;

@@ -137,7 +137,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  search     find your earlier messages here (example: search invoice)\n"
                 "  history    the last exchanges here (example: history 5)\n"
                 "  timezone   show or set your time zone (example: timezone Europe/Berlin)\n"
-                "  forget me  erase your messages, reminders and settings (asks first)\n"
+                "  forget me  erase your data here, once you confirm (example: forget me)\n"
                 "  help       this list (example: help)";
         static const char help_zh[] =
                 "我可以回答问题，也支持以下命令：\n"
@@ -148,7 +148,7 @@ static int command_help(const struct command_context *ctx, bool chinese,
                 "  搜索      查找你在这里发过的消息（例如：搜索 发票）\n"
                 "  历史      最近的几轮对话（例如：历史 5）\n"
                 "  时区      查看或设置时区（例如：时区 Asia/Shanghai）\n"
-                "  忘记我    删除你的消息、提醒和设置（会先确认）\n"
+                "  忘记我    确认后删除你的消息、提醒和设置（例如：忘记我）\n"
                 "  帮助      显示这份列表（例如：帮助）";
 
         return reply_simple(out, chinese ? help_zh : help_en);

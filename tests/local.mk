@@ -35,6 +35,7 @@ EXTRA_DIST += \
 	tests/test-sandbox.sh \
 	tests/lib/manifest-facts.py \
 	tests/summary.sh \
+	tests/lsan.supp \
 	tests/test-matrix.py \
 	tests/fake/matrix.py \
 	tests/test-telegram.py \

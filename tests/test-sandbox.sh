@@ -11,6 +11,11 @@ if ! command -v strace >/dev/null; then
         echo "SKIP: strace is not installed (apt-get install strace)" >&2
         exit 77
 fi
+if command -v readelf >/dev/null &&
+   readelf -d "$top_builddir/src/parleyd" | grep -q 'libasan'; then
+        echo "SKIP: a sanitizer build: LeakSanitizer cannot run under strace" >&2
+        exit 77
+fi
 if ! strace -f -qq -o /dev/null true 2>/dev/null; then
         echo "SKIP: strace cannot trace here (no ptrace in this container?)" >&2
         exit 77

@@ -115,7 +115,8 @@ def report(args, what, sent_at, answered, start, load_end, daemon_stat, fake_sta
         print(line)
     print(f"replies: {len(answered)} events answered, {replies} replies"
           + (f", {strays} replies to no event of this run" if strays else ""))
-    print(f"throughput over {span:.1f} s from the first event to the last reply; last reply "
+    print(f"throughput: {throughput:.0f} replies/s over {span:.1f} s from the first event "
+          "to the last reply; last reply "
           f"{last_reply - load_end:+.2f} s after the last event was queued")
     print(f"latency ms: p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max "
           f"{latencies[-1] if latencies else float('nan'):.1f}")

@@ -11,14 +11,15 @@ Updates from --chats private chats arrive at --rate a second for
 long-polls them; in webhook mode this script posts them to parleyd's
 webhook over --connections connections at once (Telegram's default
 max_connections is 40).  parleyd answers and sends each reply with
-sendMessage to the fake.  Printed: replies a second, reply latency
-percentiles (from the update's arrival to the fake receiving the reply),
-parleyd's peak RSS and CPU time, and lost and duplicated replies.
-Targets: 1,000 replies/s on 2 cores, p99 under 250 ms, RSS under 100 MB,
-none lost or duplicated.
+sendMessage to the fake.  Printed beside the targets (1,000 replies/s on
+2 cores, p99 under 250 ms, RSS under 100 MB, none lost or duplicated):
+replies a second, reply latency percentiles (from the update's arrival to
+the fake receiving the reply), parleyd's peak RSS and CPU time, and lost
+and duplicated replies (bench/loadlib.py prints the report).
 
 The daemon runs without a model: free text gets the no-model answer, so
-this measures the adapter, the core and the store, not decoding.  Not part
+this measures the adapter, the core and the store, not decoding;
+OPENBLAS_* is not set for it.  Not part
 of make check: figures, not pass/fail.  Run from a built tree (top_builddir
 names the build directory when it is not the source tree)."""
 import argparse
@@ -27,7 +28,6 @@ import json
 import os
 import queue
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,30 +36,11 @@ import time
 top = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 os.environ.setdefault("top_srcdir", top)
 sys.path.insert(0, os.path.join(top, "tests", "lib"))
+sys.path.insert(0, os.path.join(top, "bench"))
+import loadlib  # noqa: E402
 from telegram_harness import FakeTelegram, PARLEYD, config_text, private_message  # noqa
 
-TICK_S = 0.05
 SECRET = "bench-secret"
-
-
-def proc_stat(pid):
-    """(peak RSS in MiB, CPU seconds) of a live process."""
-    hwm = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) / 1024
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return hwm, (int(fields[11]) + int(fields[12])) / ticks
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
-    return sorted_values[k]
 
 
 class WebhookSender:
@@ -146,12 +127,8 @@ def main():
             f.write("123456:TEST-token-abcdefghijklmnopqrstuvwxyz\n")
         os.chmod(os.path.join(tmp, "token"), 0o600)
 
-        cmd = [PARLEYD, "--config", conf_path, "--foreground"]
-        if args.cpus:
-            cmd = ["taskset", "-c", args.cpus] + cmd
-        err = open(os.path.join(tmp, "parleyd.err"), "w")
-        daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=err)
+        err_path = os.path.join(tmp, "parleyd.err")
+        daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus)
         sender = None
         if args.mode == "polling":
             fake.wait_for(lambda log: any(e["method"] == "getUpdates" for e in log),
@@ -160,99 +137,55 @@ def main():
             fake.wait_for(lambda log: any(e["method"] == "setWebhook" for e in log),
                           what="parleyd's setWebhook")
             time.sleep(0.2)
-            with open(os.path.join(tmp, "parleyd.err")) as f:
+            with open(err_path) as f:
                 port = int(re.search(r"HTTP on \S+ port (\d+)", f.read()).group(1))
             sender = WebhookSender(port, args.connections)
 
         queued_at = {}
-        total = int(args.rate * args.seconds)
-        start = time.monotonic()
-        next_id = 1
-        while next_id <= total:
-            due = min(total, int((time.monotonic() - start) * args.rate) + 1)
-            batch = []
-            while next_id <= due:
-                chat = 10_000 + (next_id - 1) % args.chats
-                msg_id = (next_id - 1) // args.chats + 1
-                batch.append(private_message(args.text, chat_id=chat, message_id=msg_id,
-                                             update_id=next_id))
-                queued_at[(chat, msg_id)] = None
-                next_id += 1
-            if batch:
-                t = time.monotonic()
-                for u in batch:
-                    queued_at[(u["message"]["chat"]["id"], u["message"]["message_id"])] = t
-                if sender:
-                    sender.send(batch)
-                else:
-                    fake.add_updates(batch)
-            time.sleep(TICK_S)
-        load_end = time.monotonic()
 
-        # Until every update is answered, or nothing moves for 10 s.
-        answered, last_change, last_count = {}, time.monotonic(), -1
-        while True:
-            log = fake.log("sendMessage")
+        def send_batch(first, last):
+            batch = []
+            for n in range(first, last + 1):
+                chat = 10_000 + (n - 1) % args.chats
+                msg_id = (n - 1) // args.chats + 1
+                batch.append(private_message(args.text, chat_id=chat, message_id=msg_id,
+                                             update_id=n))
+            t = time.monotonic()
+            for u in batch:
+                queued_at[(u["message"]["chat"]["id"], u["message"]["message_id"])] = t
+            if sender:
+                sender.send(batch)
+            else:
+                fake.add_updates(batch)
+
+        start, load_end, total = loadlib.drive(args.rate, args.seconds, send_batch)
+
+        def collect():
             answered = {}
-            for e in log:
+            for e in fake.log("sendMessage"):
                 if e["status"] != 200:
                     continue
                 key = (int(e["params"]["chat_id"]),
                        (e["params"].get("reply_parameters") or {}).get("message_id"))
                 answered.setdefault(key, []).append(e["t"])
-            if len(answered) >= total:
-                break
-            if len(answered) != last_count:
-                last_count, last_change = len(answered), time.monotonic()
-            elif time.monotonic() - last_change > 10:
-                break
-            time.sleep(0.2)
+            return answered
 
+        answered = loadlib.wait_replies(collect, total)
         if sender:
             sender.stop()
-        rss_mib, cpu_s = proc_stat(daemon.pid)
-        fake_rss, fake_cpu = proc_stat(fake.proc.pid)
+        daemon_stat = loadlib.proc_stat(daemon.pid)
+        fake_stat = loadlib.proc_stat(fake.proc.pid)
         daemon.terminate()
         daemon.wait(timeout=30)
-        err.close()
         fake.stop()
-
-        latencies = sorted((times[0] - queued_at[key]) * 1000 for key, times in answered.items()
-                           if key in queued_at)
-        replies = sum(len(v) for v in answered.values())
-        first_reply = min(v[0] for v in answered.values()) if answered else start
-        last_reply = max(v[0] for v in answered.values()) if answered else start
-        lost = total - len([k for k in queued_at if k in answered])
-        duplicated = sum(1 for v in answered.values() if len(v) > 1)
-
-        print(f"machine: {os.cpu_count()} cores; parleyd "
-              f"{'pinned to CPUs ' + args.cpus if args.cpus else 'not pinned'}; the fake "
-              "server and this driver share the machine")
-        print("responder: no model loaded (the no-model answer); the model is not measured")
-        print(f"load: {total} updates from {args.chats} chats at {args.rate}/s for "
-              f"{args.seconds:g} s, text {args.text!r}, {args.mode}" +
-              (f" over {args.connections} connections" if sender else ""))
-        print(f"replies: {len(answered)} answered, {replies} sendMessage calls; "
-              f"lost {lost}, duplicated {duplicated}")
-        span = max(last_reply - start, 1e-9)
-        print(f"throughput: {len(answered) / span:.0f} replies/s over {span:.1f} s "
-              f"(load queued in {load_end - start:.1f} s; last reply "
-              f"{last_reply - load_end:+.2f} s after the last update was queued)")
-        print(f"latency ms: p50 {percentile(latencies, 50):.1f}  p90 "
-              f"{percentile(latencies, 90):.1f}  p99 {percentile(latencies, 99):.1f}  max "
-              f"{latencies[-1] if latencies else float('nan'):.1f}")
-        print(f"parleyd: peak RSS {rss_mib:.1f} MiB, CPU {cpu_s:.1f} s "
-              f"({cpu_s / max(len(answered), 1) * 1e6:.0f} us a reply)")
-        print(f"fake server: peak RSS {fake_rss:.1f} MiB, CPU {fake_cpu:.1f} s")
-        with open(os.path.join(tmp, "parleyd.err")) as f:
-            warnings = f.read().strip().splitlines()
-        warnings = [w for w in warnings if "warning" in w or "error" in w]
-        if warnings:
-            print(f"parleyd logged {len(warnings)} warning(s) or error(s); the first: "
-                  f"{warnings[0]}")
+        extra = []
         if sender and sender.errors:
-            print(f"webhook posts that failed 5 times: {len(sender.errors)}")
-    return 0 if lost == 0 and duplicated == 0 else 1
+            extra.append(f"webhook posts that failed 5 times: {len(sender.errors)}")
+        return loadlib.report(args, f"{total} updates from {args.chats} chats at {args.rate}/s "
+                              f"for {args.seconds:g} s, text {args.text!r}, {args.mode}" +
+                              (f" over {args.connections} connections" if sender else ""),
+                              queued_at, answered, start, load_end, daemon_stat, fake_stat,
+                              err_path, extra)
 
 
 if __name__ == "__main__":

@@ -47,3 +47,6 @@ EXTRA_DIST += \
 	tests/test-slack.py \
 	tests/test-slack-events.py \
 	tests/fake/slack.py
+
+# The load benches (not tests: they print figures) travel with the source.
+EXTRA_DIST += bench/loadlib.py bench/load-telegram.py bench/load-slack.py bench/load-matrix.py

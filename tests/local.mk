@@ -49,4 +49,5 @@ EXTRA_DIST += \
 	tests/fake/slack.py
 
 # The load benches (not tests: they print figures) travel with the source.
+EXTRA_DIST += docs/slack-app-manifest.yaml
 EXTRA_DIST += bench/loadlib.py bench/load-telegram.py bench/load-slack.py bench/load-matrix.py

@@ -574,17 +574,7 @@ int adapter_receive(struct adapter *a, const struct adapter_message *msgs, size_
 
 static void core_message_free(struct core_message *m)
 {
-        struct store_inbox_row *r = &m->row;
-
-        free(r->adapter);
-        free(r->account);
-        free(r->event_id);
-        free(r->chat_id);
-        free(r->user_id);
-        free(r->user_name);
-        free(r->thread_id);
-        free(r->message_id);
-        free(r->text);
+        store_inbox_row_clear(&m->row);
         free(m->reply);
         free(m->prompt);
         free(m->time_zone);

@@ -1509,6 +1509,12 @@ static void inbox_row_clear(void *p)
         free(row->text);
 }
 
+void store_inbox_row_clear(struct store_inbox_row *row)
+{
+        inbox_row_clear(row);
+        *row = (struct store_inbox_row){ 0 };
+}
+
 void store_inbox_rows_free(struct store_inbox_row *rows, size_t n)
 {
         for (size_t i = 0; rows && i < n; i++)

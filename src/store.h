@@ -392,6 +392,7 @@ struct store_counts {
 };
 int store_counts_get(struct store *s, struct store_counts *ret);
 
+void store_inbox_row_clear(struct store_inbox_row *row);
 void store_inbox_rows_free(struct store_inbox_row *rows, size_t n);
 void store_outbox_row_clear(struct store_outbox_row *row);
 void store_outbox_rows_free(struct store_outbox_row *rows, size_t n);

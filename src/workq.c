@@ -85,7 +85,6 @@ static size_t workq_take(struct workq *q, size_t max, struct workq_list *ret)
 static void workq_run(struct workq *q, struct workq_list *jobs, size_t n)
 {
         const struct workq_batch *b = &q->batch;
-        bool batched = false;
 
         if (n > 1 && b->run_many) {
                 void *datas[WORKQ_BATCH_MAX];
@@ -100,8 +99,7 @@ static void workq_run(struct workq *q, struct workq_list *jobs, size_t n)
         if (n > 1 && b->max > 1 && b->begin && b->begin(b->ctx) >= 0) {
                 for (struct workq_job *j = jobs->head; j; j = j->next)
                         j->work(j->data);
-                batched = b->end(b->ctx) >= 0;
-                if (batched)
+                if (b->end(b->ctx) >= 0)
                         return;
         }
 

@@ -47,11 +47,13 @@ EXTRA_DIST += tests/test-train.sh tests/fixtures/train-pairs.tsv
 # Benchmarks: built on demand (make bench/bench-train), run by bench/train.sh.
 # Only this fragment has on-demand programs so far; move the "=" to Makefile.am
 # when another needs them.
-EXTRA_PROGRAMS = bench/bench-train
+EXTRA_PROGRAMS = bench/bench-train bench/bench-encode
 bench_bench_train_SOURCES = bench/bench-train.c
 bench_bench_train_LDADD = $(PARLEY_LIBS)
-CLEANFILES += bench/bench-train
-EXTRA_DIST += bench/train.sh bench/train_torch.py
+bench_bench_encode_SOURCES = bench/bench-encode.c
+bench_bench_encode_LDADD = $(PARLEY_LIBS)
+CLEANFILES += bench/bench-train bench/bench-encode
+EXTRA_DIST += bench/train.sh bench/train_torch.py bench/compare.sh bench/compare_torch.py
 
 check_PROGRAMS += tests/test-vecmath
 TESTS += tests/test-vecmath

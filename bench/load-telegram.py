@@ -17,9 +17,12 @@ replies a second, reply latency percentiles (from the update's arrival to
 the fake receiving the reply), parleyd's peak RSS and CPU time, and lost
 and duplicated replies (bench/loadlib.py prints the report).
 
-The daemon runs without a model: free text gets the no-model answer, so
-this measures the adapter, the core and the store, not decoding;
-OPENBLAS_* is not set for it.  Not part
+Without --model the daemon runs without a model: free text gets the
+no-model answer, so this measures the adapter, the core and the store, not
+decoding.  With --model FILE (a model from parley train, e.g. at the seed
+sizes from bench/compare.sh) parleyd answers with it, and --prompts FILE
+sends the prompts of a prompt<TAB>reply file in turn (real questions give
+real reply lengths).  OPENBLAS_* is not set for parleyd.  Not part
 of make check: figures, not pass/fail.  Run from a built tree (top_builddir
 names the build directory when it is not the source tree)."""
 import argparse
@@ -100,7 +103,9 @@ def main():
     ap.add_argument("--mode", choices=("polling", "webhook"), default="polling")
     ap.add_argument("--connections", type=int, default=40,
                     help="webhook mode: requests in flight at once")
+    loadlib.add_model_arguments(ap)
     args = ap.parse_args()
+    texts = loadlib.prompts(args)
 
     if not os.access(PARLEYD, os.X_OK):
         print(f"{PARLEYD} is not built: run make first", file=sys.stderr)
@@ -128,7 +133,7 @@ def main():
         os.chmod(os.path.join(tmp, "token"), 0o600)
 
         err_path = os.path.join(tmp, "parleyd.err")
-        daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus)
+        daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus, args)
         sender = None
         if args.mode == "polling":
             fake.wait_for(lambda log: any(e["method"] == "getUpdates" for e in log),
@@ -148,8 +153,8 @@ def main():
             for n in range(first, last + 1):
                 chat = 10_000 + (n - 1) % args.chats
                 msg_id = (n - 1) // args.chats + 1
-                batch.append(private_message(args.text, chat_id=chat, message_id=msg_id,
-                                             update_id=n))
+                batch.append(private_message(texts[(n - 1) % len(texts)], chat_id=chat,
+                                             message_id=msg_id, update_id=n))
             t = time.monotonic()
             for u in batch:
                 queued_at[(u["message"]["chat"]["id"], u["message"]["message_id"])] = t
@@ -182,7 +187,7 @@ def main():
         if sender and sender.errors:
             extra.append(f"webhook posts that failed 5 times: {len(sender.errors)}")
         return loadlib.report(args, f"{total} updates from {args.chats} chats at {args.rate}/s "
-                              f"for {args.seconds:g} s, text {args.text!r}, {args.mode}" +
+                              f"for {args.seconds:g} s, {args.mode}" +
                               (f" over {args.connections} connections" if sender else ""),
                               queued_at, answered, start, load_end, daemon_stat, fake_stat,
                               err_path, extra)

@@ -2,7 +2,9 @@
 daemon's resource figures, percentiles, the paced load loop, the wait for
 replies and the report with the targets beside the figures.  Standard
 library only; run with /usr/bin/python3."""
+import json
 import os
+import struct
 import subprocess
 import time
 
@@ -33,19 +35,59 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-def daemon_env():
+def add_model_arguments(ap):
+    """The options every load bench shares for answering with a model."""
+    ap.add_argument("--model", default=None,
+                    help="answer with this model (parley train's output; without it "
+                    "parleyd runs without a model)")
+    ap.add_argument("--prompts", default=None,
+                    help="a prompt<TAB>reply file whose prompts are sent in turn "
+                    "instead of --text (e.g. ../shared/corpora/sgd-dev.tsv)")
+    ap.add_argument("--decode-threads", type=int, default=None,
+                    help="parleyd's [parleyd] decode_threads (default: its own)")
+
+
+def prompts(args):
+    """The texts to send, in turn: --prompts' first fields, or --text."""
+    if not args.prompts:
+        return [args.text]
+    with open(args.prompts, encoding="utf-8") as f:
+        texts = [line.split("\t", 1)[0].strip() for line in f]
+    texts = [t for t in texts if t]
+    if not texts:
+        raise SystemExit(f"{args.prompts}: no prompts in it")
+    return texts
+
+
+def model_describe(path):
+    """'vocabulary V, embedding E, hidden H, L layers' from a model file's
+    metadata."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        meta = json.loads(f.read(n)).get("__metadata__", {})
+    return (f"vocabulary {meta.get('vocab_size')}, embedding {meta.get('embed_size')}, "
+            f"hidden {meta.get('hidden_size')}, {meta.get('layers')} layer(s)")
+
+
+def daemon_env(args=None):
     """The environment for parleyd: this one without OPENBLAS_*, so the
-    daemon runs with OpenBLAS's own defaults (and no model loads anyway)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    daemon runs with OpenBLAS's own defaults; --model and --decode-threads
+    reach it as PARLEY_* overrides of its configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    if args is not None and getattr(args, "model", None):
+        env["PARLEY_MODEL_PATH"] = os.path.abspath(args.model)
+    if args is not None and getattr(args, "decode_threads", None):
+        env["PARLEY_PARLEYD_DECODE_THREADS"] = str(args.decode_threads)
+    return env
 
 
-def start_daemon(parleyd, conf_path, err_path, cpus=None):
+def start_daemon(parleyd, conf_path, err_path, cpus=None, args=None):
     cmd = [parleyd, "--config", conf_path, "--foreground"]
     if cpus:
         cmd = ["taskset", "-c", cpus] + cmd
     with open(err_path, "w") as err:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, env=daemon_env())
+                                stderr=err, env=daemon_env(args))
 
 
 def drive(rate, seconds, send_batch):
@@ -105,8 +147,15 @@ def report(args, what, sent_at, answered, start, load_end, daemon_stat, fake_sta
     print(f"machine: {os.cpu_count()} cores, shared with other work (figures are noisy); "
           f"parleyd {'pinned to CPUs ' + args.cpus if args.cpus else 'not pinned'}; "
           "the fake server and this driver share the machine")
-    print("responder: parleyd runs without a model (every message gets the no-model "
-          "answer): this measures the adapter, the core and the store, not decoding")
+    if getattr(args, "model", None):
+        print(f"responder: the model {args.model} ({model_describe(args.model)}), "
+              "parleyd's decoding settings; prompts: "
+              + (f"the {len(prompts(args))} of {args.prompts} in turn" if args.prompts
+                 else repr(args.text))
+              + (f"; decode_threads {args.decode_threads}" if args.decode_threads else ""))
+    else:
+        print("responder: parleyd runs without a model (every message gets the no-model "
+              "answer): this measures the adapter, the core and the store, not decoding")
     print("OPENBLAS_*: not set for parleyd" +
           (f" (removed from its environment: {', '.join(openblas)})" if openblas else ""))
     print(f"load: {what}; {total} events queued in {load_end - start:.1f} s "

@@ -437,16 +437,13 @@ static double length_penalty(const struct decoder *d, int n)
         return pow((5.0 + n) / 6.0, d->o.length_penalty);
 }
 
-/* Returns the log of the softmax normaliser of a row's logits [V], then
- * sets to -inf every token the row may not emit after the t tokens of its
- * reply: the specials other than END, END before min_length, and each
- * token that would repeat an n-gram of the reply. */
-static double row_prepare(const struct decoder *d, float *logits, const int32_t *reply, int t)
+/* The log of the softmax normaliser of logits [V]. */
+static double row_normaliser(const float *logits, int V)
 {
-        int V = d->vocab_size, n = d->o.no_repeat_ngram, v;
         vec4 max4 = vec4_splat(-INFINITY), sum4 = vec4_splat(0.0f);
         float max;
-        double sum = 0.0, normaliser;
+        double sum = 0.0;
+        int v;
 
         /* four lanes at a time (vecmath.h), the last V % 4 one by one */
         for (v = 0; v + 4 <= V; v += 4)
@@ -460,7 +457,20 @@ static double row_prepare(const struct decoder *d, float *logits, const int32_t 
         sum = (double)sum4[0] + sum4[1] + sum4[2] + sum4[3];
         for (; v < V; v++)
                 sum += expf(logits[v] - max);
-        normaliser = isfinite(max) ? max + log(sum) : max;
+        return isfinite(max) ? max + log(sum) : max;
+}
+
+/* Returns the log of the softmax normaliser of a row's logits [V] (0 when
+ * scores is false: nobody reads the log-probabilities, and the 10,000
+ * exponentials are the costliest part of a greedy step after the matrix
+ * products), then sets to -inf every token the row may not emit after the
+ * t tokens of its reply: the specials other than END, END before
+ * min_length, and each token that would repeat an n-gram of the reply. */
+static double row_prepare(const struct decoder *d, float *logits, const int32_t *reply, int t,
+                          bool scores)
+{
+        int n = d->o.no_repeat_ngram;
+        double normaliser = scores ? row_normaliser(logits, d->vocab_size) : 0.0;
 
         logits[TOKEN_PAD] = -INFINITY;
         logits[TOKEN_START] = -INFINITY;
@@ -480,14 +490,41 @@ static double row_prepare(const struct decoder *d, float *logits, const int32_t 
         return normaliser;
 }
 
+typedef float vec8 __attribute__((vector_size(32)));
+typedef int32_t vec8i __attribute__((vector_size(32)));
+
 /* The most likely allowed token of a masked row, the lowest id on ties;
- * -1 when none is allowed. */
+ * -1 when none is allowed.  Eight lanes at a time, each keeping its first
+ * maximum (strictly greater replaces), then the lanes compared with the
+ * lower id winning ties; compiled for AVX2 and for the baseline, picked at
+ * run time. */
+__attribute__((target_clones("avx2", "default")))
 static int32_t row_argmax(const float *logits, int V)
 {
+        vec8 max8 = { -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                      -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+        vec8i best8 = { -1, -1, -1, -1, -1, -1, -1, -1 }, index = { 0, 1, 2, 3, 4, 5, 6, 7 };
         int32_t best = -1;
         float max = -INFINITY;
+        int v;
 
-        for (int v = 0; v < V; v++)
+        for (v = 0; v + 8 <= V; v += 8) {
+                vec8 x;
+                vec8i greater;
+
+                memcpy(&x, logits + v, sizeof(x));
+                greater = x > max8;
+                max8 = (vec8)(((vec8i)x & greater) | ((vec8i)max8 & ~greater));
+                best8 = (index & greater) | (best8 & ~greater);
+                index += 8;
+        }
+        for (int lane = 0; lane < 8; lane++)
+                if (best8[lane] >= 0 &&
+                    (max8[lane] > max || (max8[lane] == max && best8[lane] < best))) {
+                        max = max8[lane];
+                        best = best8[lane];
+                }
+        for (; v < V; v++)
                 if (logits[v] > max) {
                         max = logits[v];
                         best = v;
@@ -636,7 +673,7 @@ static int32_t row_sample(struct decoder *d, const float *logits, struct random 
 
 /* Greedy and sampled decoding: one row per prompt, reply_ids[p] its reply
  * so far; rows of finished prompts leave the state. */
-static int decode_rows(struct decoder *d, int n, struct decoder_result *results)
+static int decode_rows(struct decoder *d, int n, bool scores, struct decoder_result *results)
 {
         const struct decoder_options *o = &d->o;
         int V = d->vocab_size, B = n, r;
@@ -663,14 +700,15 @@ static int decode_rows(struct decoder *d, int n, struct decoder_result *results)
                         int p = d->row_prompt[i];
                         struct decoder_result *res = &results[p];
                         int32_t *reply = d->reply_ids + (size_t)p * o->max_length;
-                        double normaliser = row_prepare(d, logits, reply, t);
+                        double normaliser = row_prepare(d, logits, reply, t, scores);
                         int32_t token = o->method == DECODER_SAMPLE ?
                                 row_sample(d, logits, &d->streams[p]) : row_argmax(logits, V);
 
                         if (token < 0)
                                 continue;       /* nothing allowed: stops here */
 
-                        res->log_prob += logits[token] - normaliser;
+                        if (scores)
+                                res->log_prob += logits[token] - normaliser;
                         if (token == TOKEN_END) {
                                 res->ended = true;
                                 continue;
@@ -827,7 +865,7 @@ static int decode_beam(struct decoder *d, int n, struct decoder_result *results)
 
                 for (int row = 0; row < B; row++)
                         d->normaliser[row] = row_prepare(d, d->logits + (size_t)row * V,
-                                                         d->history + row * L, t);
+                                                         d->history + row * L, t, true);
 
                 for (int p = 0; p < n; p++) {
                         int begin = next, live;
@@ -895,8 +933,10 @@ static int decode_beam(struct decoder *d, int n, struct decoder_result *results)
         return 0;
 }
 
-int decoder_decode(struct decoder *d, const int32_t *const *prompts, const int *lengths, int n,
-                   struct decoder_result *results)
+/* decoder_decode(); with scores false, greedy and sampled results leave
+ * log_prob and score 0 (beam search always needs them). */
+static int decode_prompts(struct decoder *d, const int32_t *const *prompts, const int *lengths,
+                          int n, bool scores, struct decoder_result *results)
 {
         int r;
 
@@ -918,9 +958,15 @@ int decoder_decode(struct decoder *d, const int32_t *const *prompts, const int *
                 return r;
 
         r = d->o.method == DECODER_BEAM ? decode_beam(d, n, results) :
-                                          decode_rows(d, n, results);
+                                          decode_rows(d, n, scores, results);
         d->prompts_done += n;
         return r;
+}
+
+int decoder_decode(struct decoder *d, const int32_t *const *prompts, const int *lengths, int n,
+                   struct decoder_result *results)
+{
+        return decode_prompts(d, prompts, lengths, n, true, results);
 }
 
 /* Replies to prompts[0 .. n), n <= max_batch, into replies[]. */
@@ -951,7 +997,7 @@ static int reply_chunk(struct decoder *d, const char *const *prompts, int n, cha
         }
 
         if (r >= 0)
-                r = decoder_decode(d, (const int32_t *const *)ids, lengths, n, results);
+                r = decode_prompts(d, (const int32_t *const *)ids, lengths, n, false, results);
 
         for (; r >= 0 && done < n; done++)
                 r = vocab_decode(d->vocab, results[done].ids, results[done].length,

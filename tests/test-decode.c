@@ -204,6 +204,39 @@ static void test_greedy(void)
         chain_free(&c);
 }
 
+/* Ties go to the lower id wherever the tied tokens sit in the argmax's
+ * eight-lane blocks (ids 0-7 in the block, 8-11 in the scalar tail): one
+ * in the block and one in the tail, two in the block, two in the tail;
+ * the text path (no scores) and decoder_decode() agree. */
+static void test_greedy_ties(void)
+{
+        static const struct transition t[] = {
+                { TOKEN_START, C, 0.45f }, { TOKEN_START, H_, 0.45f },
+                { C, B, 0.45f }, { C, D, 0.45f },
+                { B, F, 0.45f }, { B, G, 0.45f },
+                { F, TOKEN_END, 0.9f },
+        };
+        struct chain c;
+        struct decoder_options o;
+        struct decoder *d;
+        struct decoder_result res;
+        _cleanup_free_ char *text = NULL;
+
+        chain_make(&c, t, ELEMENTSOF(t));
+        options_greedy(&o);
+        d = decoder_make(c.model, c.vocab, &o, 1);
+
+        res = decode_one(d, prompt_any, 2);
+        CHECK_IDS(res, true, C, B, F);
+        CHECK_NEAR(res.log_prob, chain_log_prob(&c, res.ids, 3, true), 1e-4);
+        CHECK_NEAR(res.log_prob, 3 * log(0.5), 1e-3);   /* each tie halves, END ~1 */
+        CHECK_INT_EQ(decoder_reply(d, "anything", &text), 0);
+        CHECK_STR_EQ(text, "c b f");
+
+        decoder_free(d);
+        chain_free(&c);
+}
+
 /* The specials other than END are never emitted, however likely. */
 static void test_specials_masked(void)
 {
@@ -1031,6 +1064,7 @@ int main(void)
         random_prompts_make();
 
         test_greedy();
+        test_greedy_ties();
         test_specials_masked();
         test_lengths();
         test_no_repeat_ngram();

@@ -4,7 +4,8 @@
  *   bench/bench-decode [REPLIES]            (default 200)
  *
  * A model of vocabulary 10,000, embedding 256, hidden 256 and one layer
- * with random weights (decoding costs the same whatever the weights); a
+ * (PARLEY_BENCH_LAYERS=N for N; parley train's default is 2) with random
+ * weights (decoding costs the same whatever the weights); a
  * prompt of 10 words; OpenBLAS on one thread.  END is held back
  * (min_length = max_length), so every reply has exactly
  * PARLEY_BENCH_REPLY_TOKENS tokens (default 20) and the figures are for
@@ -12,8 +13,10 @@
  * percentile of the wall-clock time, and the median CPU time, of REPLIES
  * greedy and beam-5 replies through decoder_reply() (tokenising the
  * prompt, encoding, decoding, joining the reply), with the output layer
- * in float and then in half precision (seq2seq_half_output_enable(), what
- * decoder_model_load() sets up), then replies/s for batches of 1, 8 and 32
+ * in float, then the output layer in half precision
+ * (seq2seq_half_output_enable()), then the decoder LSTM too
+ * (seq2seq_half_decoder_enable(); what decoder_model_load() sets up), then
+ * replies/s for batches of 1, 8 and 32
  * prompts through decoder_reply_batch() in half precision. */
 #include "autoconfig.h"
 
@@ -31,7 +34,7 @@
 #define VOCAB 10000
 #define EMBED 256
 #define HIDDEN 256
-#define LAYERS 1
+#define LAYERS 1         /* PARLEY_BENCH_LAYERS overrides (parley train's default is 2) */
 #define PROMPT_WORDS 10
 #define PROMPTS 64
 #define WARMUP 10
@@ -179,8 +182,10 @@ static int throughput(const struct seq2seq *m, const struct vocab *v,
 
 int main(int argc, char **argv)
 {
+        const char *layers_env = getenv("PARLEY_BENCH_LAYERS");
         const struct seq2seq_config config = { .vocab_size = VOCAB, .embed_size = EMBED,
-                                               .hidden_size = HIDDEN, .layers = LAYERS };
+                                               .hidden_size = HIDDEN,
+                                               .layers = layers_env ? atoi(layers_env) : LAYERS };
         const char *coretype = getenv("OPENBLAS_CORETYPE");
         const char *length_env = getenv("PARLEY_BENCH_REPLY_TOKENS");
         bool reexecuted = getenv(BLAS_REEXEC_MARKER) != NULL;
@@ -213,8 +218,8 @@ int main(int argc, char **argv)
         o.max_length = length_env ? atoi(length_env) : 20;
         o.min_length = o.max_length;    /* random weights: the same length every time */
 
-        printf("model: vocabulary %d, embedding %d, hidden %d, %d layer; prompt %d words; "
-               "replies of %d tokens\n", VOCAB, EMBED, HIDDEN, LAYERS, PROMPT_WORDS,
+        printf("model: vocabulary %d, embedding %d, hidden %d, %d layer(s); prompt %d words; "
+               "replies of %d tokens\n", VOCAB, EMBED, HIDDEN, config.layers, PROMPT_WORDS,
                o.max_length);
         printf("OpenBLAS: %s kernels, 1 thread; OPENBLAS_CORETYPE %s%s\n", blas_core_name(),
                coretype ? coretype : "unset",
@@ -234,7 +239,15 @@ int main(int argc, char **argv)
         if (r >= 0)
                 r = seq2seq_half_output_enable(m);
         if (r >= 0) {
-                printf("output layer in half precision (as decoder_model_load() sets up):\n");
+                printf("output layer in half precision:\n");
+                o.method = DECODER_GREEDY;
+                r = latency("greedy", m, v, &o, replies);
+        }
+        if (r >= 0)
+                r = seq2seq_half_decoder_enable(m);
+        if (r >= 0) {
+                printf("output layer and decoder LSTM in half precision (as "
+                       "decoder_model_load() sets up):\n");
                 o.method = DECODER_GREEDY;
                 r = latency("greedy", m, v, &o, replies);
         }

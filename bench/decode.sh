@@ -6,7 +6,9 @@
 #
 # Runs with replies of 20 tokens, then of 10 (the reference replies of the
 # corpora have a median of 11 to 12 tokens, docs/performance.md);
-# PARLEY_BENCH_REPLY_TOKENS="N ..." sets the lengths instead.  Run
+# PARLEY_BENCH_REPLY_TOKENS="N ..." sets the lengths instead;
+# PARLEY_BENCH_LAYERS=2 measures two layers (parley train's default) instead
+# of one.  Run
 # from a configured tree; top_builddir names the build directory when it
 # is not the source tree.  Not part of make check: figures, not pass/fail.
 set -eu

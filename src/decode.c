@@ -291,8 +291,11 @@ int decoder_model_load(const char *path, struct seq2seq **ret_model, struct voca
                 return r;
         }
 
-        /* a decoding step streams the output matrix: half the bytes */
+        /* a decoding step streams the output matrix and the decoder
+         * LSTM's: half the bytes */
         r = seq2seq_half_output_enable(model);
+        if (r >= 0)
+                r = seq2seq_half_decoder_enable(model);
         if (r < 0) {
                 snprintf(error, error_size, "%s: %s", path, strerror(-r));
                 seq2seq_free(model);

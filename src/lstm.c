@@ -209,8 +209,13 @@ void lstm_step(const struct lstm *layer, int batch, const float *x, float *h, fl
 
         /* gates = b_ih + b_hh + x W_ih^T + h W_hh^T: [B, 4H] */
         lstm_bias_fill(layer, batch, gates);
-        rows_times_weights_add(layer->weight_ih, G, In, x, batch, gates);
-        rows_times_weights_add(layer->weight_hh, G, H, h, batch, gates);
+        if (layer->weight_ih_half && layer->weight_hh_half && batch <= MATVEC_ROWS_MAX) {
+                matvec_half_rows_add(layer->weight_ih_half, G, In, x, batch, gates);
+                matvec_half_rows_add(layer->weight_hh_half, G, H, h, batch, gates);
+        } else {
+                rows_times_weights_add(layer->weight_ih, G, In, x, batch, gates);
+                rows_times_weights_add(layer->weight_hh, G, H, h, batch, gates);
+        }
 
         for (int b = 0; b < batch; b++)
                 lstm_cell(H, gates + (size_t)b * G, c + (size_t)b * H, c + (size_t)b * H,

@@ -24,7 +24,9 @@
 #include <stdint.h>
 
 /* A layer's weights: views into the model's parameter block (or, with the
- * same layout, its gradient block). */
+ * same layout, its gradient block).  For decoding, the two weight matrices
+ * may also have binary16 copies (seq2seq_half_decoder_enable()), which
+ * lstm_step() then reads for up to MATVEC_ROWS_MAX rows; NULL otherwise. */
 struct lstm {
         int input_size;         /* In */
         int hidden_size;        /* H */
@@ -32,6 +34,8 @@ struct lstm {
         float *weight_hh;       /* [4H, H] */
         float *bias_ih;         /* [4H] */
         float *bias_hh;         /* [4H] */
+        const uint16_t *weight_ih_half; /* [4H, In] or NULL */
+        const uint16_t *weight_hh_half; /* [4H, H] or NULL */
 };
 
 /* What lstm_forward() keeps for lstm_backward(), sized by the caller.

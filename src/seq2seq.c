@@ -219,6 +219,7 @@ void seq2seq_free(struct seq2seq *m)
         free(m->parameters);
         free(m->gradients);
         free(m->out_weight_half);
+        free(m->decoder_half);
         free(m);
 }
 
@@ -1104,6 +1105,37 @@ int seq2seq_half_output_enable(struct seq2seq *m)
 
         for (size_t i = 0; i < n; i++)
                 m->out_weight_half[i] = matvec_half_from_float(m->weights.out_weight[i]);
+        return 0;
+}
+
+int seq2seq_half_decoder_enable(struct seq2seq *m)
+{
+        size_t n = 0;
+        uint16_t *half;
+
+        for (int l = 0; l < m->config.layers; l++) {
+                const struct lstm *layer = &m->weights.decoder[l];
+
+                n += (size_t)4 * layer->hidden_size * (layer->input_size + layer->hidden_size);
+        }
+        half = m->decoder_half ? m->decoder_half : malloc(n * sizeof(uint16_t));
+        if (!half)
+                return -ENOMEM;
+        m->decoder_half = half;
+
+        for (int l = 0; l < m->config.layers; l++) {
+                struct lstm *layer = &m->weights.decoder[l];
+                size_t G = (size_t)4 * layer->hidden_size, ih = G * layer->input_size,
+                       hh = G * layer->hidden_size;
+
+                for (size_t i = 0; i < ih; i++)
+                        half[i] = matvec_half_from_float(layer->weight_ih[i]);
+                for (size_t i = 0; i < hh; i++)
+                        half[ih + i] = matvec_half_from_float(layer->weight_hh[i]);
+                layer->weight_ih_half = half;
+                layer->weight_hh_half = half + ih;
+                half += ih + hh;
+        }
         return 0;
 }
 

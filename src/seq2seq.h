@@ -62,6 +62,10 @@ struct seq2seq {
         struct seq2seq_weights weights;         /* views into parameters */
         struct seq2seq_weights grads;           /* views into gradients */
         uint16_t *out_weight_half;              /* [V, H] binary16, or NULL */
+        uint16_t *decoder_half;                 /* the decoder LSTM's weight
+                                                 * matrices in binary16 (the
+                                                 * layers' *_half point in), or
+                                                 * NULL */
 };
 
 /* One tensor of the layout: offset and count in floats from the start of
@@ -190,6 +194,16 @@ int seq2seq_state_reorder(struct seq2seq_state *s, const int *rows, int batch);
  * float.  The copy is of the weights at the time of the call: call again
  * after changing them.  Training never uses it.  -ENOMEM. */
 int seq2seq_half_output_enable(struct seq2seq *m);
+
+/* The same for the decoder LSTM's weight matrices (W_ih and W_hh of every
+ * layer; the biases stay float): lstm_step() reads the binary16 copies
+ * for steps of up to MATVEC_ROWS_MAX rows, so a greedy step streams
+ * 4H x (E + H) halves a layer instead of floats.  Each gate's
+ * pre-activation moves by at most 2^-11 (sum_k |W_ih[g, k] x[k]| +
+ * sum_k |W_hh[g, k] h[k]|) plus float rounding; the cell then passes that
+ * on at most once (sigmoid' <= 1/4, tanh' <= 1).  A copy of the weights
+ * at the time of the call; training never uses it.  -ENOMEM. */
+int seq2seq_half_decoder_enable(struct seq2seq *m);
 
 /* One decoder step for every row: feeds prev_tokens[b] (TOKEN_START first)
  * and writes the next token's logits, [s->batch, V], into logits.

@@ -20,6 +20,7 @@
 
 #include "lstm.h"
 #include "macro.h"
+#include "matvec.h"
 #include "random.h"
 #include "seq2seq.h"
 #include "test.h"
@@ -57,9 +58,7 @@ struct layer_case {
 
 static void layer_bind(struct lstm *l, float *block)
 {
-        l->input_size = L_IN;
-        l->hidden_size = L_H;
-        l->weight_ih = block;
+        *l = (struct lstm){ .input_size = L_IN, .hidden_size = L_H, .weight_ih = block };
         l->weight_hh = l->weight_ih + 4 * L_H * L_IN;
         l->bias_ih = l->weight_hh + 4 * L_H * L_H;
         l->bias_hh = l->bias_ih + 4 * L_H;
@@ -330,9 +329,82 @@ static void test_model_gradients(float dropout)
         seq2seq_free(m);
 }
 
+/* ---- a decoding step on binary16 weights ----------------------------- */
+
+enum { S_IN = 64, S_H = 48, S_B = 3 };
+
+/* lstm_step() reading binary16 copies of W_ih and W_hh stays within the
+ * first-order bound seq2seq.h states: each gate's pre-activation moves by
+ * at most e = 2^-11 (sum |W_ih x| + sum |W_hh h|), so c by at most
+ * e_f |c| / 4 + e_i / 4 + e_g and h by that plus e_o / 4; and the copies
+ * are really what is read (the results differ). */
+static void test_step_half(void)
+{
+        static float block[4 * S_H * (S_IN + S_H) + 8 * S_H];
+        static uint16_t half[4 * S_H * (S_IN + S_H)];
+        float x[S_B * S_IN], h0[S_B * S_H], c0[S_B * S_H];
+        float h_want[S_B * S_H], c_want[S_B * S_H], h_got[S_B * S_H], c_got[S_B * S_H];
+        float gates[S_B * 4 * S_H];
+        struct lstm layer = { .input_size = S_IN, .hidden_size = S_H, .weight_ih = block };
+        double worst_excess = -1.0, largest = 0.0;
+        struct random r;
+
+        layer.weight_hh = block + 4 * S_H * S_IN;
+        layer.bias_ih = layer.weight_hh + 4 * S_H * S_H;
+        layer.bias_hh = layer.bias_ih + 4 * S_H;
+        random_init(&r, 7);
+        fill(&r, block, ELEMENTSOF(block), 0.3f);
+        fill(&r, x, ELEMENTSOF(x), 1.0f);
+        fill(&r, h0, ELEMENTSOF(h0), 0.9f);
+        fill(&r, c0, ELEMENTSOF(c0), 2.0f);
+
+        memcpy(h_want, h0, sizeof(h0));
+        memcpy(c_want, c0, sizeof(c0));
+        lstm_step(&layer, S_B, x, h_want, c_want, gates);
+
+        for (size_t i = 0; i < ELEMENTSOF(half); i++)
+                half[i] = matvec_half_from_float(block[i]);
+        layer.weight_ih_half = half;
+        layer.weight_hh_half = half + 4 * S_H * S_IN;
+        memcpy(h_got, h0, sizeof(h0));
+        memcpy(c_got, c0, sizeof(c0));
+        lstm_step(&layer, S_B, x, h_got, c_got, gates);
+
+        for (int b = 0; b < S_B; b++)
+                for (int j = 0; j < S_H; j++) {
+                        double e[4], bound_c, bound_h;
+
+                        for (int g = 0; g < 4; g++) {
+                                const float *wi = layer.weight_ih + (size_t)(g * S_H + j) * S_IN;
+                                const float *wh = layer.weight_hh + (size_t)(g * S_H + j) * S_H;
+                                double sum = 0.0;
+
+                                for (int k = 0; k < S_IN; k++)
+                                        sum += fabs(wi[k] * x[b * S_IN + k]);
+                                for (int k = 0; k < S_H; k++)
+                                        sum += fabs(wh[k] * h0[b * S_H + k]);
+                                e[g] = ldexp(sum, -11);
+                        }
+                        /* gates i, f, g, o; 1e-5 for float rounding and
+                         * the second-order terms */
+                        bound_c = e[1] * fabs(c0[b * S_H + j]) / 4 + e[0] / 4 + e[2] + 1e-5;
+                        bound_h = bound_c + e[3] / 4;
+                        worst_excess = fmax(worst_excess,
+                                            fabs(c_got[b * S_H + j] - c_want[b * S_H + j]) -
+                                                    bound_c);
+                        worst_excess = fmax(worst_excess,
+                                            fabs(h_got[b * S_H + j] - h_want[b * S_H + j]) -
+                                                    bound_h);
+                        largest = fmax(largest, fabs(h_got[b * S_H + j] - h_want[b * S_H + j]));
+                }
+        CHECK(worst_excess <= 0.0);
+        CHECK(largest > 0.0);
+}
+
 int main(void)
 {
         test_layer_gradients();
+        test_step_half();
         test_model_gradients(0.0f);
         test_model_gradients(0.3f);
         return test_finish();

@@ -17,9 +17,11 @@ time, and lost (messages without a reply) and duplicated (reply events
 beyond the first; a send the fake deduplicated by its txnId is not one)
 counts.
 
-The daemon runs without a model: free text gets the no-model answer, so
-this measures the adapter, the core and the store, not decoding; OPENBLAS_*
-is not set for it.  Not part of make check: figures, not pass/fail.  Run
+Without --model the daemon runs without a model: free text gets the
+no-model answer, so this measures the adapter, the core and the store, not
+decoding; --model FILE answers with a model and --prompts FILE sends the
+prompts of a prompt<TAB>reply file in turn (bench/loadlib.py).  OPENBLAS_*
+is not set for parleyd.  Not part of make check: figures, not pass/fail.  Run
 from a built tree with /usr/bin/python3; top_builddir names the build
 directory when it is not the source tree."""
 import argparse
@@ -88,7 +90,9 @@ def main():
     ap.add_argument("--fake-as-is", action="store_true",
                     help="run the fake as the tests do, writing each answer's head and body "
                     "in two segments (Nagle and delayed ACKs then add about 40 ms a request)")
+    loadlib.add_model_arguments(ap)
     args = ap.parse_args()
+    texts = loadlib.prompts(args)
 
     if not os.access(PARLEYD, os.X_OK):
         print(f"{PARLEYD} is not built: run make first", file=sys.stderr)
@@ -125,7 +129,7 @@ def main():
                         f"homeserver_url = http://127.0.0.1:{port}/\nuser_id = {BOT}\n"
                         f"access_token_file = {token_file}\nsync_timeout_ms = 1000\n")
             err_path = os.path.join(tmp, "parleyd.err")
-            daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus)
+            daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus, args)
 
             # Messages before the first sync are history, not questions:
             # the load starts once parleyd long-polls from its next_batch.
@@ -149,7 +153,7 @@ def main():
                     t = time.time()
                     eid = ctl.call("event", {"room_id": room, "sender": USER,
                                              "content": {"msgtype": "m.text",
-                                                         "body": args.text}})["event_id"]
+                                                         "body": texts[(n - 1) % len(texts)]}})["event_id"]
                     sent_at[eid] = t
 
             start_mono, load_end_mono, total = loadlib.drive(args.rate, args.seconds,
@@ -179,8 +183,8 @@ def main():
                      f"({len(sends) - sum(len(v) for v in answered.values())} repeated "
                      "txnIds the fake deduplicated)"]
             return loadlib.report(args, f"{total} m.text messages from {args.rooms} direct "
-                                  f"rooms at {args.rate}/s for {args.seconds:g} s, text "
-                                  f"{args.text!r}, over /sync; fake "
+                                  f"rooms at {args.rate}/s for {args.seconds:g} s, "
+                                  "over /sync; fake "
                                   + ("as the tests run it" if args.fake_as_is else
                                      "with buffered answers"), sent_at, answered, start,
                                   load_end, daemon_stat, fake_stat, err_path, extra)

@@ -16,9 +16,11 @@ receiving chat.postMessage), parleyd's peak RSS and CPU time, and lost
 (events without a reply) and duplicated (replies beyond the first) counts.
 
 The fake runs in this process (a thread with its own event loop), so the
-driver and the fake share one Python.  The daemon runs without a model:
-free text gets the no-model answer, so this measures the adapter, the core
-and the store, not decoding; OPENBLAS_* is not set for it.  Not part of
+driver and the fake share one Python.  Without --model the daemon runs without a model: free text gets the
+no-model answer, so this measures the adapter, the core and the store, not
+decoding; --model FILE answers with a model and --prompts FILE sends the
+prompts of a prompt<TAB>reply file in turn (bench/loadlib.py).  OPENBLAS_*
+is not set for parleyd.  Not part of
 make check: figures, not pass/fail.  Run from a built tree with
 /usr/bin/python3 (it has python3-websockets); top_builddir names the build
 directory when it is not the source tree."""
@@ -53,7 +55,9 @@ def main():
     ap.add_argument("--channels", type=int, default=3000)
     ap.add_argument("--cpus", default=None, help="pin parleyd to these CPUs (taskset -c)")
     ap.add_argument("--text", default="hello there")
+    loadlib.add_model_arguments(ap)
     args = ap.parse_args()
+    texts = loadlib.prompts(args)
 
     if not os.access(PARLEYD, os.X_OK):
         print(f"{PARLEYD} is not built: run make first", file=sys.stderr)
@@ -74,7 +78,7 @@ def main():
                     f"[slack]\nenabled = true\napp_token_file = {tmp}/app-token\n"
                     f"bot_token_file = {tmp}/bot-token\napi_url = {fake.api_url}\n")
         err_path = os.path.join(tmp, "parleyd.err")
-        daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus)
+        daemon = loadlib.start_daemon(PARLEYD, conf_path, err_path, args.cpus, args)
         deadline = time.monotonic() + 15
         while not fake.live() and time.monotonic() < deadline and daemon.poll() is None:
             time.sleep(0.05)
@@ -95,7 +99,8 @@ def main():
                 ts = f"1700000000.{n:06d}"
                 sent_at[(channel, ts)] = time.monotonic()
                 fake.send_event({"type": "app_mention", "channel": channel, "user": "U1",
-                                 "text": f"<@UBOT> {args.text}", "ts": ts})
+                                 "text": f"<@UBOT> {texts[(n - 1) % len(texts)]}",
+                                 "ts": ts})
 
         start, load_end, total = loadlib.drive(args.rate, args.seconds, send_batch)
 
@@ -116,8 +121,8 @@ def main():
         extra = [f"envelopes acknowledged: {acked} of {total}; posts refused: {refused}; "
                  f"Socket Mode connections opened: {len(fake.entries('ws_open'))}"]
         return loadlib.report(args, f"{total} app_mention events from {args.channels} "
-                              f"channels at {args.rate}/s for {args.seconds:g} s, text "
-                              f"{args.text!r}, over Socket Mode", sent_at, answered, start,
+                              f"channels at {args.rate}/s for {args.seconds:g} s, "
+                              "over Socket Mode", sent_at, answered, start,
                               load_end, daemon_stat, fake_stat, err_path, extra,
                               fake_label="this process (fake Slack and driver)")
 

@@ -13,9 +13,8 @@
  * percentile of the wall-clock time, and the median CPU time, of REPLIES
  * greedy and beam-5 replies through decoder_reply() (tokenising the
  * prompt, encoding, decoding, joining the reply), with the output layer
- * in float, then the output layer in half precision
- * (seq2seq_half_output_enable()), then the decoder LSTM too
- * (seq2seq_half_decoder_enable(); what decoder_model_load() sets up), then
+ * with the weights in float, then in packed half precision
+ * (seq2seq_half_enable(), what decoder_model_load() sets up), then
  * replies/s for batches of 1, 8 and 32
  * prompts through decoder_reply_batch() in half precision. */
 #include "autoconfig.h"
@@ -237,16 +236,9 @@ int main(int argc, char **argv)
         /* as decoder_model_load() sets a model up: parley reply, chat and
          * the daemon decode like this */
         if (r >= 0)
-                r = seq2seq_half_output_enable(m);
+                r = seq2seq_half_enable(m);
         if (r >= 0) {
-                printf("output layer in half precision:\n");
-                o.method = DECODER_GREEDY;
-                r = latency("greedy", m, v, &o, replies);
-        }
-        if (r >= 0)
-                r = seq2seq_half_decoder_enable(m);
-        if (r >= 0) {
-                printf("output layer and decoder LSTM in half precision (as "
+                printf("weights in packed half precision (seq2seq_half_enable(), as "
                        "decoder_model_load() sets up):\n");
                 o.method = DECODER_GREEDY;
                 r = latency("greedy", m, v, &o, replies);

@@ -291,11 +291,8 @@ int decoder_model_load(const char *path, struct seq2seq **ret_model, struct voca
                 return r;
         }
 
-        /* a decoding step streams the output matrix and the decoder
-         * LSTM's: half the bytes */
-        r = seq2seq_half_output_enable(model);
-        if (r >= 0)
-                r = seq2seq_half_decoder_enable(model);
+        /* decoding streams the weight matrices: half the bytes, packed */
+        r = seq2seq_half_enable(model);
         if (r < 0) {
                 snprintf(error, error_size, "%s: %s", path, strerror(-r));
                 seq2seq_free(model);

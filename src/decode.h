@@ -105,9 +105,9 @@ const char *decoder_method_to_string(enum decoder_method m);
 int decoder_method_from_string(const char *s);
 
 /* A model file's model and vocabulary (seq2seq_load() and
- * vocab_from_json()), the model set up for decoding: its output layer and
- * decoder LSTM read in half precision (seq2seq_half_output_enable() and
- * seq2seq_half_decoder_enable(), whose tolerances seq2seq.h states).  -EBADMSG (with error naming the file and what is
+ * vocab_from_json()), the model set up for decoding: its weight matrices
+ * read in half precision (seq2seq_half_enable(), whose tolerance
+ * seq2seq.h states).  -EBADMSG (with error naming the file and what is
  * wrong) for a file that is not a parley model or whose vocabulary is
  * unusable, -ENOENT and other errno from opening it, -ENOMEM. */
 int decoder_model_load(const char *path, struct seq2seq **ret_model, struct vocab **ret_vocab,

@@ -25,8 +25,9 @@
 
 /* A layer's weights: views into the model's parameter block (or, with the
  * same layout, its gradient block).  For decoding, the two weight matrices
- * may also have binary16 copies (seq2seq_half_decoder_enable()), which
- * lstm_step() then reads for up to MATVEC_ROWS_MAX rows; NULL otherwise. */
+ * may also have binary16 copies packed by matpack_half_make()
+ * (seq2seq_half_enable()), which lstm_step() and lstm_forward_half() then
+ * read instead; NULL otherwise, and always in training. */
 struct lstm {
         int input_size;         /* In */
         int hidden_size;        /* H */
@@ -34,8 +35,8 @@ struct lstm {
         float *weight_hh;       /* [4H, H] */
         float *bias_ih;         /* [4H] */
         float *bias_hh;         /* [4H] */
-        const uint16_t *weight_ih_half; /* [4H, In] or NULL */
-        const uint16_t *weight_hh_half; /* [4H, H] or NULL */
+        const uint16_t *weight_ih_packed;       /* [4H, In] packed, or NULL */
+        const uint16_t *weight_hh_packed;       /* [4H, H] packed, or NULL */
 };
 
 /* What lstm_forward() keeps for lstm_backward(), sized by the caller.
@@ -45,6 +46,11 @@ struct lstm {
  *   c:     [steps + 1, batch, H]; likewise */
 void lstm_forward(const struct lstm *layer, int steps, int batch, const int *lengths,
                   const float *x, float *gates, float *h, float *c);
+
+/* lstm_forward() reading the layer's packed binary16 weights where it has
+ * them (decoding's encoder; training and evaluation use the float ones). */
+void lstm_forward_half(const struct lstm *layer, int steps, int batch, const int *lengths,
+                       const float *x, float *gates, float *h, float *c);
 
 /* Backward through the whole sequence.
  *   x, gates, h, c: as forward left them

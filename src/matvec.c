@@ -225,6 +225,92 @@ INLINE void kernel(const void *weight, size_t weight_size, int out, int in, cons
                                                       x + (size_t)r * in, in, load8, load1);
 }
 
+
+/* ---- packed binary16 weights, any number of rows --------------------- */
+
+/* A tile: y[i, j0 + c] += x[i, :] . w[j0 + c, :] for rows i < R and the
+ * panel's columns c < width (16 but for the last panel).  The panel holds
+ * w[j0 .. j0 + 16, k] for k = 0, 1, ... sixteen halves at a time, so each
+ * step of k loads two vectors of weights and broadcasts one input per row:
+ * R x 2 accumulators, no horizontal sums. */
+INLINE void tile_store(float *row, vec8 a, vec8 b, int width)
+{
+        if (width == MATPACK_PANEL) {
+                a += vec8_load(row);
+                b += vec8_load(row + 8);
+                memcpy(row, &a, sizeof(a));
+                memcpy(row + 8, &b, sizeof(b));
+                return;
+        }
+        for (int c = 0; c < width; c++)
+                row[c] += c < 8 ? a[c] : b[c - 8];
+}
+
+INLINE void packed_tile(const uint16_t *panel, int in, const float *x, int R, float *y,
+                        int out, int width, load8_fn load8)
+{
+        /* named accumulators, not an array: with R a constant after
+         * inlining, the unused ones vanish and the rest stay in registers */
+        vec8 a0 = { 0 }, b0 = { 0 }, a1 = { 0 }, b1 = { 0 }, a2 = { 0 }, b2 = { 0 };
+        vec8 a3 = { 0 }, b3 = { 0 }, a4 = { 0 }, b4 = { 0 }, a5 = { 0 }, b5 = { 0 };
+        const float *x0 = x, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in, *x4 = x3 + in,
+                    *x5 = x4 + in;
+
+        for (int k = 0; k < in; k++) {
+                vec8 w0 = load8(panel, (size_t)k * MATPACK_PANEL),
+                     w1 = load8(panel, (size_t)k * MATPACK_PANEL + 8);
+
+#define TILE_ROW(i)                             \
+        if (R > i) {                            \
+                a##i += w0 * x##i[k];           \
+                b##i += w1 * x##i[k];           \
+        }
+                TILE_ROW(0) TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5)
+#undef TILE_ROW
+        }
+
+        tile_store(y, a0, b0, width);
+        if (R > 1)
+                tile_store(y + (size_t)out, a1, b1, width);
+        if (R > 2)
+                tile_store(y + 2 * (size_t)out, a2, b2, width);
+        if (R > 3)
+                tile_store(y + 3 * (size_t)out, a3, b3, width);
+        if (R > 4)
+                tile_store(y + 4 * (size_t)out, a4, b4, width);
+        if (R > 5)
+                tile_store(y + 5 * (size_t)out, a5, b5, width);
+}
+
+/* Every panel, and for each panel every tile of up to MATPACK_TILE_ROWS
+ * rows while the panel (16 x in halves: 8 KiB at in = 256) sits in L1.
+ * The switch gives each tile height its own unrolled copy. */
+INLINE void packed_kernel(const uint16_t *packed, int out, int in, const float *x, int rows,
+                          float *y, load8_fn load8)
+{
+        int panels = (out + MATPACK_PANEL - 1) / MATPACK_PANEL;
+
+        for (int p = 0; p < panels; p++) {
+                const uint16_t *panel = packed + (size_t)p * in * MATPACK_PANEL;
+                int j0 = p * MATPACK_PANEL;
+                int width = out - j0 < MATPACK_PANEL ? out - j0 : MATPACK_PANEL;
+
+                for (int r = 0; r < rows; r += MATPACK_TILE_ROWS) {
+                        const float *xr = x + (size_t)r * in;
+                        float *yr = y + (size_t)r * out + j0;
+
+                        switch (rows - r < MATPACK_TILE_ROWS ? rows - r : MATPACK_TILE_ROWS) {
+                        case 1: packed_tile(panel, in, xr, 1, yr, out, width, load8); break;
+                        case 2: packed_tile(panel, in, xr, 2, yr, out, width, load8); break;
+                        case 3: packed_tile(panel, in, xr, 3, yr, out, width, load8); break;
+                        case 4: packed_tile(panel, in, xr, 4, yr, out, width, load8); break;
+                        case 5: packed_tile(panel, in, xr, 5, yr, out, width, load8); break;
+                        default: packed_tile(panel, in, xr, 6, yr, out, width, load8); break;
+                        }
+                }
+        }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define MATVEC_AVX2 1
 #include <immintrin.h>
@@ -246,6 +332,12 @@ TARGET_AVX2 static void kernel_half_avx2(const uint16_t *weight, int out, int in
                                          const float *x, int rows, float *y)
 {
         kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8_f16c, half_load1);
+}
+
+TARGET_AVX2 static void packed_kernel_avx2(const uint16_t *packed, int out, int in,
+                                           const float *x, int rows, float *y)
+{
+        packed_kernel(packed, out, in, x, rows, y, half_load8_f16c);
 }
 
 static bool cpu_has_avx2(void)
@@ -282,6 +374,40 @@ void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *
         }
 #endif
         kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8, half_load1);
+}
+
+size_t matpack_half_size(int out, int in)
+{
+        return (size_t)(out + MATPACK_PANEL - 1) / MATPACK_PANEL * MATPACK_PANEL * (size_t)in;
+}
+
+void matpack_half_make(const float *weight, int out, int in, uint16_t *packed)
+{
+        int panels = (out + MATPACK_PANEL - 1) / MATPACK_PANEL;
+
+        for (int p = 0; p < panels; p++)
+                for (int k = 0; k < in; k++)
+                        for (int c = 0; c < MATPACK_PANEL; c++) {
+                                int j = p * MATPACK_PANEL + c;
+
+                                *packed++ = j < out ?
+                                        matvec_half_from_float(weight[(size_t)j * in + k]) : 0;
+                        }
+}
+
+void matpack_half_rows_add(const uint16_t *packed, int out, int in, const float *x, int rows,
+                           float *y)
+{
+        if (rows <= 0 || out <= 0)
+                return;
+
+#ifdef MATVEC_AVX2
+        if (cpu_has_avx2()) {
+                packed_kernel_avx2(packed, out, in, x, rows, y);
+                return;
+        }
+#endif
+        packed_kernel(packed, out, in, x, rows, y, half_load8);
 }
 
 uint16_t matvec_half_from_float(float f)

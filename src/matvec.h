@@ -17,6 +17,7 @@
 #ifndef PARLEY_MATVEC_H
 #define PARLEY_MATVEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Up to this many rows, matvec_rows_add() beats cblas_sgemm (measured on
@@ -32,6 +33,32 @@ void matvec_rows_add(const float *weight, int out, int in, const float *x, int r
  * half the bytes; products and sums in float. */
 void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
                           float *y);
+
+/* Weights in binary16 packed for products of any number of rows: panels
+ * of MATPACK_PANEL output units, each holding, for k = 0 .. in - 1, the
+ * panel's weights w[j, k] side by side (the last panel padded with
+ * zeros).  A product step then loads a panel's sixteen weights for one k
+ * as two vectors and multiplies them by one input of each of up to
+ * MATPACK_TILE_ROWS rows, keeping every sum in a register: no packing per
+ * call (sgemm packs the whole matrix every time), no horizontal sums (the
+ * matvec kernel's), and half the bytes of float. */
+#define MATPACK_PANEL 16
+#define MATPACK_TILE_ROWS 6
+
+/* The packed size, in halves, of an [out, in] matrix. */
+size_t matpack_half_size(int out, int in);
+
+/* Packs weight [out, in] (row-major float) into packed
+ * [matpack_half_size(out, in)], each weight rounded to the nearest half
+ * (matvec_half_from_float()). */
+void matpack_half_make(const float *weight, int out, int in, uint16_t *packed);
+
+/* y[r, j] += x[r, :] . w[j, :] for r < rows, j < out, w packed by
+ * matpack_half_make().  Any rows >= 0; allocation-free; AVX2 + FMA + F16C
+ * where the CPU has them, the baseline's vectors elsewhere.  Sums over k
+ * run in order, in float. */
+void matpack_half_rows_add(const uint16_t *packed, int out, int in, const float *x, int rows,
+                           float *y);
 
 /* f rounded to the nearest binary16, ties to even: +-inf past 65504,
  * subnormals below 2^-14, nan stays nan. */

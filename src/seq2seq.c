@@ -218,8 +218,7 @@ void seq2seq_free(struct seq2seq *m)
 
         free(m->parameters);
         free(m->gradients);
-        free(m->out_weight_half);
-        free(m->decoder_half);
+        free(m->packed);
         free(m);
 }
 
@@ -1002,7 +1001,8 @@ int seq2seq_encode(const struct seq2seq *m, struct seq2seq_state *s, const int32
 
                 memset(hl, 0, sizeof(float) * state);
                 memset(cc, 0, sizeof(float) * state);
-                lstm_forward(&m->weights.encoder[l], T, batch, lengths, input, gates, hl, cc);
+                lstm_forward_half(&m->weights.encoder[l], T, batch, lengths, input, gates, hl,
+                                  cc);
 
                 memcpy(s->h + (size_t)l * s->capacity * H, hl + (size_t)T * state,
                        sizeof(float) * state);
@@ -1081,11 +1081,11 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         /* logits [B, V] */
         /* up to MATVEC_ROWS_MAX rows the weights' bytes bound the step;
          * past that, sgemm on the float weights is faster */
-        if (m->out_weight_half && B <= MATVEC_ROWS_MAX) {
+        if (m->out_weight_packed) {
                 for (int b = 0; b < B; b++)
                         memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,
                                sizeof(float) * c->vocab_size);
-                matvec_half_rows_add(m->out_weight_half, c->vocab_size, H, input, B, logits);
+                matpack_half_rows_add(m->out_weight_packed, c->vocab_size, H, input, B, logits);
                 return 0;
         }
         dense_forward(m->weights.out_weight, m->weights.out_bias, c->vocab_size, H, B, input,
@@ -1093,49 +1093,49 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         return 0;
 }
 
-int seq2seq_half_output_enable(struct seq2seq *m)
+/* Packs weight [out, in] at *at and moves *at past it. */
+static const uint16_t *pack(const float *weight, int out, int in, uint16_t **at)
 {
-        size_t n = (size_t)m->config.vocab_size * m->config.hidden_size;
+        uint16_t *p = *at;
 
-        if (!m->out_weight_half) {
-                m->out_weight_half = malloc(n * sizeof(uint16_t));
-                if (!m->out_weight_half)
+        matpack_half_make(weight, out, in, p);
+        *at += matpack_half_size(out, in);
+        return p;
+}
+
+int seq2seq_half_enable(struct seq2seq *m)
+{
+        const struct seq2seq_config *c = &m->config;
+        struct lstm *sides[2] = { m->weights.encoder, m->weights.decoder };
+        size_t n = matpack_half_size(c->vocab_size, c->hidden_size);
+        uint16_t *at;
+
+        for (int side = 0; side < 2; side++)
+                for (int l = 0; l < c->layers; l++) {
+                        const struct lstm *layer = &sides[side][l];
+                        int G = 4 * layer->hidden_size;
+
+                        n += matpack_half_size(G, layer->input_size) +
+                             matpack_half_size(G, layer->hidden_size);
+                }
+        if (!m->packed) {
+                m->packed = malloc(n * sizeof(uint16_t));
+                if (!m->packed)
                         return -ENOMEM;
         }
 
-        for (size_t i = 0; i < n; i++)
-                m->out_weight_half[i] = matvec_half_from_float(m->weights.out_weight[i]);
-        return 0;
-}
+        at = m->packed;
+        m->out_weight_packed = pack(m->weights.out_weight, c->vocab_size, c->hidden_size, &at);
+        for (int side = 0; side < 2; side++)
+                for (int l = 0; l < c->layers; l++) {
+                        struct lstm *layer = &sides[side][l];
+                        int G = 4 * layer->hidden_size;
 
-int seq2seq_half_decoder_enable(struct seq2seq *m)
-{
-        size_t n = 0;
-        uint16_t *half;
-
-        for (int l = 0; l < m->config.layers; l++) {
-                const struct lstm *layer = &m->weights.decoder[l];
-
-                n += (size_t)4 * layer->hidden_size * (layer->input_size + layer->hidden_size);
-        }
-        half = m->decoder_half ? m->decoder_half : malloc(n * sizeof(uint16_t));
-        if (!half)
-                return -ENOMEM;
-        m->decoder_half = half;
-
-        for (int l = 0; l < m->config.layers; l++) {
-                struct lstm *layer = &m->weights.decoder[l];
-                size_t G = (size_t)4 * layer->hidden_size, ih = G * layer->input_size,
-                       hh = G * layer->hidden_size;
-
-                for (size_t i = 0; i < ih; i++)
-                        half[i] = matvec_half_from_float(layer->weight_ih[i]);
-                for (size_t i = 0; i < hh; i++)
-                        half[ih + i] = matvec_half_from_float(layer->weight_hh[i]);
-                layer->weight_ih_half = half;
-                layer->weight_hh_half = half + ih;
-                half += ih + hh;
-        }
+                        layer->weight_ih_packed = pack(layer->weight_ih, G, layer->input_size,
+                                                       &at);
+                        layer->weight_hh_packed = pack(layer->weight_hh, G, layer->hidden_size,
+                                                       &at);
+                }
         return 0;
 }
 

@@ -61,11 +61,11 @@ struct seq2seq {
         float *gradients;                       /* same layout, or NULL */
         struct seq2seq_weights weights;         /* views into parameters */
         struct seq2seq_weights grads;           /* views into gradients */
-        uint16_t *out_weight_half;              /* [V, H] binary16, or NULL */
-        uint16_t *decoder_half;                 /* the decoder LSTM's weight
-                                                 * matrices in binary16 (the
-                                                 * layers' *_half point in), or
-                                                 * NULL */
+        uint16_t *packed;                       /* seq2seq_half_enable()'s
+                                                 * binary16 copies (the output
+                                                 * layer's and every LSTM weight
+                                                 * matrix), or NULL */
+        const uint16_t *out_weight_packed;      /* [V, H] in packed */
 };
 
 /* One tensor of the layout: offset and count in floats from the start of
@@ -182,28 +182,22 @@ void seq2seq_state_copy_row(struct seq2seq_state *dst, int dst_row,
  * Allocation-free. */
 int seq2seq_state_reorder(struct seq2seq_state *s, const int *rows, int batch);
 
-/* Keeps a binary16 (IEEE half precision) copy of the output layer's
- * weights, which seq2seq_decode_step() then reads instead of the float
- * ones for steps of up to MATVEC_ROWS_MAX (8) rows: the largest matrix at
- * half the memory traffic (docs/performance.md has the figures).  Steps
- * of more rows are bound by arithmetic, not memory, and use sgemm on the
- * float weights.  Each
- * weight is rounded to the nearest half (relative error at most 2^-11 for
- * weights in [2^-14, 65504]), so a logit moves by at most
- * 2^-11 sum_k |W[v, k] h[k]| plus float rounding; products and sums stay
- * float.  The copy is of the weights at the time of the call: call again
- * after changing them.  Training never uses it.  -ENOMEM. */
-int seq2seq_half_output_enable(struct seq2seq *m);
-
-/* The same for the decoder LSTM's weight matrices (W_ih and W_hh of every
- * layer; the biases stay float): lstm_step() reads the binary16 copies
- * for steps of up to MATVEC_ROWS_MAX rows, so a greedy step streams
- * 4H x (E + H) halves a layer instead of floats.  Each gate's
- * pre-activation moves by at most 2^-11 (sum_k |W_ih[g, k] x[k]| +
- * sum_k |W_hh[g, k] h[k]|) plus float rounding; the cell then passes that
- * on at most once (sigmoid' <= 1/4, tanh' <= 1).  A copy of the weights
- * at the time of the call; training never uses it.  -ENOMEM. */
-int seq2seq_half_decoder_enable(struct seq2seq *m);
+/* Sets a model up for decoding: binary16 (IEEE half precision) copies of
+ * the output layer's and every LSTM layer's weight matrices (the biases
+ * and embeddings stay float), packed by matpack_half_make(), which
+ * seq2seq_encode() and seq2seq_decode_step() then read instead of the
+ * floats for any batch: half the memory traffic of the float weights, and
+ * none of sgemm's packing of the whole matrix on every call
+ * (docs/performance.md has the figures).  Each weight is rounded to the
+ * nearest half (relative error at most 2^-11 for weights in
+ * [2^-14, 65504]), so a product's output moves by at most
+ * 2^-11 sum_k |W[j, k] x[k]| plus float rounding: a logit, for given h,
+ * and each gate's pre-activation, which an LSTM cell passes on at most once
+ * (sigmoid' <= 1/4, tanh' <= 1) before the next step.  The copies are of
+ * the weights at the time of the call: call again after changing them.
+ * Training and seq2seq_forward() (evaluation's perplexity) never read
+ * them.  -ENOMEM. */
+int seq2seq_half_enable(struct seq2seq *m);
 
 /* One decoder step for every row: feeds prev_tokens[b] (TOKEN_START first)
  * and writes the next token's logits, [s->batch, V], into logits.

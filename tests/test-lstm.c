@@ -333,7 +333,7 @@ static void test_model_gradients(float dropout)
 
 enum { S_IN = 64, S_H = 48, S_B = 3 };
 
-/* lstm_step() reading binary16 copies of W_ih and W_hh stays within the
+/* lstm_step() reading packed binary16 copies of W_ih and W_hh stays within the
  * first-order bound seq2seq.h states: each gate's pre-activation moves by
  * at most e = 2^-11 (sum |W_ih x| + sum |W_hh h|), so c by at most
  * e_f |c| / 4 + e_i / 4 + e_g and h by that plus e_o / 4; and the copies
@@ -341,7 +341,7 @@ enum { S_IN = 64, S_H = 48, S_B = 3 };
 static void test_step_half(void)
 {
         static float block[4 * S_H * (S_IN + S_H) + 8 * S_H];
-        static uint16_t half[4 * S_H * (S_IN + S_H)];
+        static uint16_t half[4 * (S_H * S_IN + S_H * S_H)];     /* 4H = 192: whole panels */
         float x[S_B * S_IN], h0[S_B * S_H], c0[S_B * S_H];
         float h_want[S_B * S_H], c_want[S_B * S_H], h_got[S_B * S_H], c_got[S_B * S_H];
         float gates[S_B * 4 * S_H];
@@ -362,10 +362,12 @@ static void test_step_half(void)
         memcpy(c_want, c0, sizeof(c0));
         lstm_step(&layer, S_B, x, h_want, c_want, gates);
 
-        for (size_t i = 0; i < ELEMENTSOF(half); i++)
-                half[i] = matvec_half_from_float(block[i]);
-        layer.weight_ih_half = half;
-        layer.weight_hh_half = half + 4 * S_H * S_IN;
+        CHECK(matpack_half_size(4 * S_H, S_IN) + matpack_half_size(4 * S_H, S_H) ==
+              ELEMENTSOF(half));
+        matpack_half_make(layer.weight_ih, 4 * S_H, S_IN, half);
+        matpack_half_make(layer.weight_hh, 4 * S_H, S_H, half + matpack_half_size(4 * S_H, S_IN));
+        layer.weight_ih_packed = half;
+        layer.weight_hh_packed = half + matpack_half_size(4 * S_H, S_IN);
         memcpy(h_got, h0, sizeof(h0));
         memcpy(c_got, c0, sizeof(c0));
         lstm_step(&layer, S_B, x, h_got, c_got, gates);

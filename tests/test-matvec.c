@@ -1,9 +1,11 @@
-/* test-matvec.c: matvec_rows_add() against a plain triple loop.
+/* test-matvec.c: matvec_rows_add(), matvec_half_rows_add() and
+ * matpack_half_rows_add() against a plain triple loop.
  *
  * With small integer inputs every partial sum is an exact float, so the
  * kernel must match the reference exactly whatever its summation order;
  * the shapes cover every tail the kernel has (weight rows not a multiple
- * of 4, input widths not a multiple of 8, odd row counts). */
+ * of 4 or of a panel's 16, input widths not a multiple of 8, odd row
+ * counts, row counts past a packed tile's 6). */
 #include "autoconfig.h"
 
 #include <stdbool.h>
@@ -33,13 +35,19 @@ static void fill_integers(struct random *rng, float *p, size_t n)
                 p[i] = (float)((int)random_below(rng, 17) - 8);
 }
 
+enum kernel_kind {
+        KERNEL_FLOAT,           /* matvec_rows_add() */
+        KERNEL_HALF,            /* matvec_half_rows_add() */
+        KERNEL_PACKED,          /* matpack_half_rows_add() */
+};
+
 /* Returns the number of entries of y that differ from the reference by
- * more than tol (relative to the sum of absolute products).  half: the
- * kernel reads the weights as binary16 (exact for the integers). */
-static int compare(int out, int in, int rows, bool integers, double tol, bool half,
+ * more than tol (relative to the sum of absolute products).  The half and
+ * packed kernels read the weights as binary16 (exact for the integers). */
+static int compare(int out, int in, int rows, bool integers, double tol, enum kernel_kind kind,
                    struct random *rng)
 {
-        uint16_t *w16 = malloc(sizeof(uint16_t) * out * in);
+        uint16_t *w16 = malloc(sizeof(uint16_t) * matpack_half_size(out, in));
         float *w = malloc(sizeof(float) * out * in), *x = malloc(sizeof(float) * rows * in + 1);
         float *y = malloc(sizeof(float) * rows * out + 1);
         double *want = malloc(sizeof(double) * rows * out + 1);
@@ -60,10 +68,13 @@ static int compare(int out, int in, int rows, bool integers, double tol, bool ha
                 want[i] = y[i];
         }
 
-        if (half) {
+        if (kind == KERNEL_HALF) {
                 for (int i = 0; i < out * in; i++)
                         w16[i] = matvec_half_from_float(w[i]);
                 matvec_half_rows_add(w16, out, in, x, rows, y);
+        } else if (kind == KERNEL_PACKED) {
+                matpack_half_make(w, out, in, w16);
+                matpack_half_rows_add(w16, out, in, x, rows, y);
         } else {
                 matvec_rows_add(w, out, in, x, rows, y);
         }
@@ -87,7 +98,7 @@ static int compare(int out, int in, int rows, bool integers, double tol, bool ha
 
 int main(void)
 {
-        static const int outs[] = { 1, 3, 4, 5, 7, 8, 13, 1024 };
+        static const int outs[] = { 1, 3, 4, 5, 7, 8, 13, 16, 17, 33, 1024 };
         static const int ins[] = { 1, 3, 7, 8, 9, 16, 23, 256 };
         struct random rng;
         float w[2 * 3] = { 1, 2, 3, 4, 5, 6 };  /* [2, 3] */
@@ -108,18 +119,26 @@ int main(void)
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
                 for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
                         for (int rows = 1; rows <= MATVEC_ROWS_MAX + 1; rows++) {
-                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0, false,
-                                                     &rng), 0);
-                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0, true,
-                                                     &rng), 0);
+                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0,
+                                                     KERNEL_FLOAT, &rng), 0);
+                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0,
+                                                     KERNEL_HALF, &rng), 0);
                         }
+        for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
+                for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
+                        for (int rows = 1; rows <= 2 * MATPACK_TILE_ROWS + 1; rows++)
+                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0,
+                                                     KERNEL_PACKED, &rng), 0);
+        CHECK_INT_EQ(compare(1000, 256, 32, true, 0.0, KERNEL_PACKED, &rng), 0);
 
         /* real-valued: within float rounding of a sum of in products, and
          * for half weights within their rounding, 2^-11 of each product */
         for (int rows = 1; rows <= MATVEC_ROWS_MAX; rows++) {
-                CHECK_INT_EQ(compare(1000, 256, rows, false, 1e-7, false, &rng), 0);
-                CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, true, &rng), 0);
+                CHECK_INT_EQ(compare(1000, 256, rows, false, 1e-7, KERNEL_FLOAT, &rng), 0);
+                CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, KERNEL_HALF, &rng), 0);
         }
+        for (int rows = 1; rows <= 2 * MATPACK_TILE_ROWS + 1; rows++)
+                CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, KERNEL_PACKED, &rng), 0);
 
         /* binary16 rounding, to nearest and ties to even */
         CHECK_INT_EQ(matvec_half_from_float(1.0f), 0x3c00);

@@ -1,12 +1,14 @@
-/* matvec.c: a few rows times a row-major weight matrix, weights read once.
+/* matvec.c: a few rows times a row-major float weight matrix, weights read
+ * once; and any number of rows times a packed binary16 one.
  *
- * The weight matrix is walked four rows (output units) at a time; each
- * block of four is multiplied by every input row, two at a time, while it
- * sits in L1, so memory sees each weight once.  Sums run on 8-lane
- * vectors; the kernel is compiled for AVX2 + FMA + F16C and for the
- * baseline target, and the CPU picks at run time.  The same kernel reads
- * float weights or IEEE half-precision ones (converted as they are
- * loaded). */
+ * matvec_rows_add() walks the weight matrix four rows (output units) at a
+ * time; each block of four is multiplied by every input row, two at a
+ * time, while it sits in L1, so memory sees each weight once.
+ * matpack_half_rows_add() walks panels of sixteen output units, each
+ * multiplied by up to six input rows at a time with every sum in a
+ * register.  Sums run on 8-lane vectors; the kernels are compiled for AVX2
+ * + FMA + F16C and for the baseline target, and the CPU picks at run
+ * time. */
 #include "autoconfig.h"
 
 #include <stdbool.h>
@@ -102,11 +104,6 @@ INLINE vec8 half_load8(const void *w, size_t i)
         for (int k = 0; k < 8; k++)
                 v[k] = half_to_float(p[k]);
         return v;
-}
-
-INLINE float half_load1(const void *w, size_t i)
-{
-        return half_to_float(((const uint16_t *)w)[i]);
 }
 
 /* y[0 .. 4) += w[i, :] . x for the four rows of w: [4, in]. */
@@ -328,12 +325,6 @@ TARGET_AVX2 static void kernel_avx2(const float *weight, int out, int in, const 
         kernel(weight, sizeof(float), out, in, x, rows, y, float_load8, float_load1);
 }
 
-TARGET_AVX2 static void kernel_half_avx2(const uint16_t *weight, int out, int in,
-                                         const float *x, int rows, float *y)
-{
-        kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8_f16c, half_load1);
-}
-
 TARGET_AVX2 static void packed_kernel_avx2(const uint16_t *packed, int out, int in,
                                            const float *x, int rows, float *y)
 {
@@ -359,21 +350,6 @@ void matvec_rows_add(const float *weight, int out, int in, const float *x, int r
         }
 #endif
         kernel(weight, sizeof(float), out, in, x, rows, y, float_load8, float_load1);
-}
-
-void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
-                          float *y)
-{
-        if (rows <= 0 || out <= 0)
-                return;
-
-#ifdef MATVEC_AVX2
-        if (cpu_has_avx2()) {
-                kernel_half_avx2(weight, out, in, x, rows, y);
-                return;
-        }
-#endif
-        kernel(weight, sizeof(uint16_t), out, in, x, rows, y, half_load8, half_load1);
 }
 
 size_t matpack_half_size(int out, int in)

@@ -1,16 +1,16 @@
-/* matvec.h: products of a few rows against a weight matrix, for decoding.
+/* matvec.h: products of rows against a weight matrix without sgemm.
  *
- * Decoding multiplies one row (greedy) or a handful (a beam) against the
- * LSTM's [4H, In] and the output layer's [V, H] matrices, once per token.
- * cblas_sgemm packs the whole weight matrix into its own layout on every
- * call: for one row against the 10,000 x 256 output matrix that copy cost
- * four times the product.  This kernel reads the weights in place, once per
- * call whatever the number of rows (each block of weight rows is used for
- * every input row while it is in L1), so a decoding step streams each
- * weight matrix once; with more rows than MATVEC_ROWS_MAX, sgemm's packing
- * is amortised and it is the faster choice.
+ * Decoding multiplies one row (greedy), a handful (a beam) or a batch of
+ * prompts against the LSTM's [4H, In] and the output layer's [V, H]
+ * matrices, once per token.  cblas_sgemm packs the whole weight matrix
+ * into its own layout on every call: for one row against the
+ * 10,000 x 256 output matrix that copy cost four times the product, and at
+ * 32 rows it was still a third of the call.  These kernels read weights
+ * laid out once: matvec_rows_add() the float matrix in place (training's
+ * products of few rows), matpack_half_rows_add() a binary16 copy packed in
+ * panels (decoding, any number of rows).
  *
- * On x86-64 CPUs with AVX2 and FMA (checked at run time) the kernel runs
+ * On x86-64 CPUs with AVX2 and FMA (checked at run time) the kernels run
  * on 8 lanes with fused multiply-adds, elsewhere on the compiler's generic
  * vectors.  Sums are in a different order from sgemm's, so results differ
  * from it in the last bits. */
@@ -28,11 +28,6 @@
  *   weight: [out, in] row-major; x: [rows, in]; y: [rows, out].
  * Allocation-free; any rows >= 0, though meant for rows <= MATVEC_ROWS_MAX. */
 void matvec_rows_add(const float *weight, int out, int in, const float *x, int rows, float *y);
-
-/* The same with the weights in IEEE binary16 (half precision), read at
- * half the bytes; products and sums in float. */
-void matvec_half_rows_add(const uint16_t *weight, int out, int in, const float *x, int rows,
-                          float *y);
 
 /* Weights in binary16 packed for products of any number of rows: panels
  * of MATPACK_PANEL output units, each holding, for k = 0 .. in - 1, the

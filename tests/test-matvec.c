@@ -1,5 +1,5 @@
-/* test-matvec.c: matvec_rows_add(), matvec_half_rows_add() and
- * matpack_half_rows_add() against a plain triple loop.
+/* test-matvec.c: matvec_rows_add() and matpack_half_rows_add() against a
+ * plain triple loop.
  *
  * With small integer inputs every partial sum is an exact float, so the
  * kernel must match the reference exactly whatever its summation order;
@@ -37,13 +37,12 @@ static void fill_integers(struct random *rng, float *p, size_t n)
 
 enum kernel_kind {
         KERNEL_FLOAT,           /* matvec_rows_add() */
-        KERNEL_HALF,            /* matvec_half_rows_add() */
         KERNEL_PACKED,          /* matpack_half_rows_add() */
 };
 
 /* Returns the number of entries of y that differ from the reference by
- * more than tol (relative to the sum of absolute products).  The half and
- * packed kernels read the weights as binary16 (exact for the integers). */
+ * more than tol (relative to the sum of absolute products).  The packed
+ * kernel reads the weights as binary16 (exact for the integers). */
 static int compare(int out, int in, int rows, bool integers, double tol, enum kernel_kind kind,
                    struct random *rng)
 {
@@ -68,11 +67,7 @@ static int compare(int out, int in, int rows, bool integers, double tol, enum ke
                 want[i] = y[i];
         }
 
-        if (kind == KERNEL_HALF) {
-                for (int i = 0; i < out * in; i++)
-                        w16[i] = matvec_half_from_float(w[i]);
-                matvec_half_rows_add(w16, out, in, x, rows, y);
-        } else if (kind == KERNEL_PACKED) {
+        if (kind == KERNEL_PACKED) {
                 matpack_half_make(w, out, in, w16);
                 matpack_half_rows_add(w16, out, in, x, rows, y);
         } else {
@@ -118,12 +113,9 @@ int main(void)
         random_init(&rng, 7);
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
                 for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
-                        for (int rows = 1; rows <= MATVEC_ROWS_MAX + 1; rows++) {
+                        for (int rows = 1; rows <= MATVEC_ROWS_MAX + 1; rows++)
                                 CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0,
                                                      KERNEL_FLOAT, &rng), 0);
-                                CHECK_INT_EQ(compare(outs[o], ins[i], rows, true, 0.0,
-                                                     KERNEL_HALF, &rng), 0);
-                        }
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
                 for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
                         for (int rows = 1; rows <= 2 * MATPACK_TILE_ROWS + 1; rows++)
@@ -132,11 +124,10 @@ int main(void)
         CHECK_INT_EQ(compare(1000, 256, 32, true, 0.0, KERNEL_PACKED, &rng), 0);
 
         /* real-valued: within float rounding of a sum of in products, and
-         * for half weights within their rounding, 2^-11 of each product */
-        for (int rows = 1; rows <= MATVEC_ROWS_MAX; rows++) {
+         * for packed half weights within their rounding, 2^-11 of each
+         * product */
+        for (int rows = 1; rows <= MATVEC_ROWS_MAX; rows++)
                 CHECK_INT_EQ(compare(1000, 256, rows, false, 1e-7, KERNEL_FLOAT, &rng), 0);
-                CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, KERNEL_HALF, &rng), 0);
-        }
         for (int rows = 1; rows <= 2 * MATPACK_TILE_ROWS + 1; rows++)
                 CHECK_INT_EQ(compare(1000, 256, rows, false, 0x1p-11, KERNEL_PACKED, &rng), 0);
 

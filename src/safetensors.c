@@ -30,8 +30,10 @@ struct entry {
 
 struct safetensors {
         char *path;
-        uint8_t *file;          /* the whole file */
-        const uint8_t *data;    /* after the header */
+        int fd;                 /* open until safetensors_free(): tensors are
+                                 * read from it, so loading a model never holds
+                                 * the file and the model in memory at once */
+        uint64_t data_offset;   /* where the data begins: after the header */
         uint64_t data_size;
         json_object *header;
         json_object *metadata;  /* or NULL */
@@ -246,51 +248,22 @@ fail:
 
 /* ---- reading --------------------------------------------------------- */
 
-static int read_file(const char *path, uint8_t **ret, uint64_t *ret_size, char *error,
-                     size_t error_size)
+/* Reads size bytes at offset; -EBADMSG when the file ends first. */
+static int pread_full(int fd, void *buf, size_t size, uint64_t offset)
 {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ uint8_t *buf = NULL;
-        struct stat st;
         size_t got = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                int r = -errno;
-
-                error_set(error, error_size, "%s: %s", path, strerror(-r));
-                return r;
-        }
-
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                error_set(error, error_size, "%s: not a regular file", path);
-                return -EBADMSG;
-        }
-
-        buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-        if (!buf) {
-                error_set(error, error_size, "%s: out of memory", path);
-                return -ENOMEM;
-        }
-
-        while (got < (size_t)st.st_size) {
-                ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+        while (got < size) {
+                ssize_t k = pread(fd, (uint8_t *)buf + got, size - got, (off_t)(offset + got));
 
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k < 0) {
-                        int r = -errno;
-
-                        error_set(error, error_size, "%s: %s", path, strerror(-r));
-                        return r;
-                }
+                if (k < 0)
+                        return -errno;
                 if (k == 0)
-                        break;
+                        return -EBADMSG;
                 got += (size_t)k;
         }
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = got;
         return 0;
 }
 
@@ -527,8 +500,10 @@ static int header_parse(struct safetensors *st, const char *text, size_t length,
 int safetensors_open(const char *path, struct safetensors **ret, char *error,
                      size_t error_size)
 {
+        _cleanup_free_ char *header = NULL;
         struct safetensors *st;
-        uint64_t size = 0, length;
+        struct stat stat_buf;
+        uint64_t size, length;
         int r;
 
         st = calloc(1, sizeof(*st));
@@ -538,9 +513,18 @@ int safetensors_open(const char *path, struct safetensors **ret, char *error,
                 return -ENOMEM;
         }
 
-        r = read_file(path, &st->file, &size, error, error_size);
-        if (r < 0)
+        st->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (st->fd < 0) {
+                r = -errno;
+                error_set(error, error_size, "%s: %s", path, strerror(-r));
                 goto fail;
+        }
+        if (fstat(st->fd, &stat_buf) < 0 || !S_ISREG(stat_buf.st_mode)) {
+                error_set(error, error_size, "%s: not a regular file", path);
+                r = -EBADMSG;
+                goto fail;
+        }
+        size = (uint64_t)stat_buf.st_size;
 
         if (size < sizeof(length)) {
                 error_set(error, error_size,
@@ -550,7 +534,9 @@ int safetensors_open(const char *path, struct safetensors **ret, char *error,
                 goto fail;
         }
 
-        memcpy(&length, st->file, sizeof(length));
+        r = pread_full(st->fd, &length, sizeof(length), 0);
+        if (r < 0)
+                goto read_failed;
         if (length > size - sizeof(length)) {
                 error_set(error, error_size,
                           "%s: header length %" PRIu64 " runs past the end of the file "
@@ -566,17 +552,31 @@ int safetensors_open(const char *path, struct safetensors **ret, char *error,
                 goto fail;
         }
 
-        st->data = st->file + sizeof(length) + length;
+        header = malloc((size_t)length);
+        if (!header) {
+                error_set(error, error_size, "%s: out of memory", path);
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = pread_full(st->fd, header, (size_t)length, sizeof(length));
+        if (r < 0)
+                goto read_failed;
+
+        st->data_offset = sizeof(length) + length;
         st->data_size = size - sizeof(length) - length;
 
-        r = header_parse(st, (const char *)st->file + sizeof(length), (size_t)length, error,
-                         error_size);
+        r = header_parse(st, header, (size_t)length, error, error_size);
         if (r < 0)
                 goto fail;
 
         *ret = st;
         return 0;
 
+read_failed:
+        if (r == -EBADMSG)
+                error_set(error, error_size, "%s: the file shrank while it was read", path);
+        else
+                error_set(error, error_size, "%s: %s", path, strerror(-r));
 fail:
         safetensors_free(st);
         return r;
@@ -589,7 +589,8 @@ void safetensors_free(struct safetensors *st)
 
         json_object_put(st->header);
         free(st->entries);
-        free(st->file);
+        if (st->fd >= 0)
+                close(st->fd);
         free(st->path);
         free(st);
 }
@@ -647,6 +648,7 @@ int safetensors_tensor_read(const struct safetensors *st, const char *name, int 
         const struct entry *e = entry_find(st, name);
         char want[96], have[96];
         bool same;
+        int r;
 
         if (!e) {
                 error_set(error, error_size, "%s: tensor '%s' is missing", st->path, name);
@@ -665,7 +667,17 @@ int safetensors_tensor_read(const struct safetensors *st, const char *name, int 
                 return -EBADMSG;
         }
 
-        memcpy(dst, st->data + e->begin, e->end - e->begin);
+        r = pread_full(st->fd, dst, (size_t)(e->end - e->begin), st->data_offset + e->begin);
+        if (r == -EBADMSG) {
+                error_set(error, error_size, "%s: the file shrank while tensor '%s' was read",
+                          st->path, name);
+                return r;
+        }
+        if (r < 0) {
+                error_set(error, error_size, "%s: reading tensor '%s': %s", st->path, name,
+                          strerror(-r));
+                return r;
+        }
         return 0;
 }
 

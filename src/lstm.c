@@ -4,7 +4,6 @@
 #include "autoconfig.h"
 
 #include <cblas.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "lstm.h"
@@ -83,19 +82,8 @@ static void lstm_cell(int H, float *gates, const float *c_prev, float *c_next, f
         }
 }
 
-/* y [rows, out] += x [rows, in] weight^T from the packed binary16 copy
- * when there is one and half allows it, else from the floats. */
-static void rows_times_add(const float *weight, const uint16_t *packed, bool half, int out,
-                           int in, const float *x, int rows, float *y)
-{
-        if (half && packed)
-                matpack_half_rows_add(packed, out, in, x, rows, y);
-        else
-                rows_times_weights_add(weight, out, in, x, rows, y);
-}
-
-static void forward(const struct lstm *layer, int steps, int batch, const int *lengths,
-                    const float *x, float *gates, float *h, float *c, bool half)
+void lstm_forward(const struct lstm *layer, int steps, int batch, const int *lengths,
+                  const float *x, float *gates, float *h, float *c)
 {
         int H = layer->hidden_size, G = 4 * H, In = layer->input_size;
         size_t step_h = (size_t)batch * H, step_g = (size_t)batch * G;
@@ -105,8 +93,7 @@ static void forward(const struct lstm *layer, int steps, int batch, const int *l
 
         /* gates[t, b, :] = b_ih + b_hh + x[t, b, :] W_ih^T, every step at once */
         lstm_bias_fill(layer, steps * batch, gates);
-        rows_times_add(layer->weight_ih, layer->weight_ih_packed, half, G, In, x, steps * batch,
-                       gates);
+        rows_times_weights_add(layer->weight_ih, G, In, x, steps * batch, gates);
 
         for (int t = 0; t < steps; t++) {
                 float *g_t = gates + t * step_g;                        /* [B, 4H] */
@@ -114,8 +101,7 @@ static void forward(const struct lstm *layer, int steps, int batch, const int *l
                 float *h_next = h + (t + 1) * step_h, *c_next = c + (t + 1) * step_h;
 
                 /* g_t += h_prev W_hh^T: [B, H] x [H, 4H] */
-                rows_times_add(layer->weight_hh, layer->weight_hh_packed, half, G, H, h_prev,
-                               batch, g_t);
+                rows_times_weights_add(layer->weight_hh, G, H, h_prev, batch, g_t);
 
                 for (int b = 0; b < batch; b++) {
                         size_t o = (size_t)b * H;
@@ -129,18 +115,6 @@ static void forward(const struct lstm *layer, int steps, int batch, const int *l
                         }
                 }
         }
-}
-
-void lstm_forward(const struct lstm *layer, int steps, int batch, const int *lengths,
-                  const float *x, float *gates, float *h, float *c)
-{
-        forward(layer, steps, batch, lengths, x, gates, h, c, false);
-}
-
-void lstm_forward_half(const struct lstm *layer, int steps, int batch, const int *lengths,
-                       const float *x, float *gates, float *h, float *c)
-{
-        forward(layer, steps, batch, lengths, x, gates, h, c, true);
 }
 
 /* One real row at step t: gate activations g [4H], c_prev, c_next [H], the
@@ -235,8 +209,13 @@ void lstm_step(const struct lstm *layer, int batch, const float *x, float *h, fl
 
         /* gates = b_ih + b_hh + x W_ih^T + h W_hh^T: [B, 4H] */
         lstm_bias_fill(layer, batch, gates);
-        rows_times_add(layer->weight_ih, layer->weight_ih_packed, true, G, In, x, batch, gates);
-        rows_times_add(layer->weight_hh, layer->weight_hh_packed, true, G, H, h, batch, gates);
+        if (layer->weight_ih_packed && layer->weight_hh_packed) {
+                matpack_half_rows_add(layer->weight_ih_packed, G, In, x, batch, gates);
+                matpack_half_rows_add(layer->weight_hh_packed, G, H, h, batch, gates);
+        } else {
+                rows_times_weights_add(layer->weight_ih, G, In, x, batch, gates);
+                rows_times_weights_add(layer->weight_hh, G, H, h, batch, gates);
+        }
 
         for (int b = 0; b < batch; b++)
                 lstm_cell(H, gates + (size_t)b * G, c + (size_t)b * H, c + (size_t)b * H,

@@ -26,8 +26,9 @@
 /* A layer's weights: views into the model's parameter block (or, with the
  * same layout, its gradient block).  For decoding, the two weight matrices
  * may also have binary16 copies packed by matpack_half_make()
- * (seq2seq_half_enable()), which lstm_step() and lstm_forward_half() then
- * read instead; NULL otherwise, and always in training. */
+ * (seq2seq_half_enable()), which lstm_step() then reads instead (decoding:
+ * the encoder and the decoder step by step); lstm_forward() and
+ * lstm_backward() (training, evaluation) always read the floats. */
 struct lstm {
         int input_size;         /* In */
         int hidden_size;        /* H */
@@ -46,11 +47,6 @@ struct lstm {
  *   c:     [steps + 1, batch, H]; likewise */
 void lstm_forward(const struct lstm *layer, int steps, int batch, const int *lengths,
                   const float *x, float *gates, float *h, float *c);
-
-/* lstm_forward() reading the layer's packed binary16 weights where it has
- * them (decoding's encoder; training and evaluation use the float ones). */
-void lstm_forward_half(const struct lstm *layer, int steps, int batch, const int *lengths,
-                       const float *x, float *gates, float *h, float *c);
 
 /* Backward through the whole sequence.
  *   x, gates, h, c: as forward left them

@@ -931,8 +931,11 @@ int seq2seq_state_new(const struct seq2seq *m, int capacity, struct seq2seq_stat
         total = 4 * state + (size_t)capacity * c->embed_size +
                 (size_t)capacity * 4 * c->hidden_size;
         s->memory = calloc(total, sizeof(float));
-        if (!s->memory) {
-                free(s);
+        s->ids = calloc(capacity, sizeof(int32_t));
+        s->order = calloc(capacity, sizeof(int));
+        s->position = calloc(capacity, sizeof(int));
+        if (!s->memory || !s->ids || !s->order || !s->position) {
+                seq2seq_state_free(s);
                 return -ENOMEM;
         }
 
@@ -953,6 +956,9 @@ void seq2seq_state_free(struct seq2seq_state *s)
                 return;
 
         free(s->memory);
+        free(s->ids);
+        free(s->order);
+        free(s->position);
         free(s);
 }
 
@@ -960,11 +966,8 @@ int seq2seq_encode(const struct seq2seq *m, struct seq2seq_state *s, const int32
                    const int *lengths, int batch)
 {
         const struct seq2seq_config *c = &m->config;
-        int E = c->embed_size, H = c->hidden_size, T = 0;
-        _cleanup_free_ int32_t *ids = NULL;
-        _cleanup_free_ float *memory = NULL;
-        float *x, *gates, *h[2], *cc;
-        size_t state = (size_t)batch * H;
+        int H = c->hidden_size, T = 0;
+        size_t layer = (size_t)s->capacity * H;
 
         if (batch < 1 || batch > s->capacity)
                 return -EINVAL;
@@ -975,43 +978,46 @@ int seq2seq_encode(const struct seq2seq *m, struct seq2seq_state *s, const int32
                 T = lengths[b] > T ? lengths[b] : T;
         }
 
-        /* ids [T, B] time-major, padded with id 0 (any valid id would do) */
-        ids = calloc((size_t)(T ? T : 1) * batch, sizeof(int32_t));
-        memory = calloc((size_t)T * batch * (E > H ? E : H) + (size_t)T * batch * 4 * H +
-                                3 * (size_t)(T + 1) * state,
-                        sizeof(float));
-        if (!ids || !memory)
-                return -ENOMEM;
+        /* Rows longest prompt first (ties in prompt order), so that at
+         * step t the prompts still running are the first `active` rows and
+         * the products cover those alone: no work on padding.  Step by step
+         * through every layer in the state's own arrays: unlike training,
+         * nothing is kept for a backward pass. */
+        for (int b = 0; b < batch; b++) {
+                int k = b;
 
-        for (int b = 0; b < batch; b++)
-                for (int t = 0; t < lengths[b]; t++)
-                        ids[(size_t)t * batch + b] = prompts[b][t];
-
-        x = memory;                                     /* [T, B, E] */
-        gates = x + (size_t)T * batch * (E > H ? E : H); /* [T, B, 4H] */
-        h[0] = gates + (size_t)T * batch * 4 * H;       /* [T + 1, B, H] */
-        h[1] = h[0] + (size_t)(T + 1) * state;          /* [T + 1, B, H] */
-        cc = h[1] + (size_t)(T + 1) * state;            /* [T + 1, B, H] */
-
-        embedding_forward(m->weights.encoder_embedding, E, T * batch, ids, x);
+                while (k > 0 && lengths[s->order[k - 1]] < lengths[b]) {
+                        s->order[k] = s->order[k - 1];
+                        k--;
+                }
+                s->order[k] = b;
+        }
         for (int l = 0; l < c->layers; l++) {
-                float *hl = h[l % 2];
-                /* layer l > 0 reads the layer below's outputs h[1 .. T] */
-                const float *input = l == 0 ? x : h[(l + 1) % 2] + state;
-
-                memset(hl, 0, sizeof(float) * state);
-                memset(cc, 0, sizeof(float) * state);
-                lstm_forward_half(&m->weights.encoder[l], T, batch, lengths, input, gates, hl,
-                                  cc);
-
-                memcpy(s->h + (size_t)l * s->capacity * H, hl + (size_t)T * state,
-                       sizeof(float) * state);
-                memcpy(s->c + (size_t)l * s->capacity * H, cc + (size_t)T * state,
-                       sizeof(float) * state);
+                memset(s->h + l * layer, 0, sizeof(float) * batch * H);
+                memset(s->c + l * layer, 0, sizeof(float) * batch * H);
         }
 
+        for (int t = 0, active = batch; t < T; t++) {
+                const float *input = s->x;
+
+                while (active > 0 && lengths[s->order[active - 1]] <= t)
+                        active--;
+                for (int i = 0; i < active; i++)
+                        s->ids[i] = prompts[s->order[i]][t];
+                embedding_forward(m->weights.encoder_embedding, c->embed_size, active, s->ids,
+                                  s->x);
+                for (int l = 0; l < c->layers; l++) {
+                        lstm_step(&m->weights.encoder[l], active, input, s->h + l * layer,
+                                  s->c + l * layer, s->gates);
+                        input = s->h + l * layer;
+                }
+        }
+
+        /* back to prompt order: prompt b's state is in row position[b] */
+        for (int i = 0; i < batch; i++)
+                s->position[s->order[i]] = i;
         s->batch = batch;
-        return 0;
+        return seq2seq_state_reorder(s, s->position, batch);
 }
 
 void seq2seq_state_copy_row(struct seq2seq_state *dst, int dst_row,

@@ -160,6 +160,8 @@ struct seq2seq_state {
         float *gates;                   /* [capacity, 4H] scratch */
         float *spare_h;                 /* [L, capacity, H] scratch for reordering */
         float *spare_c;
+        int32_t *ids;                   /* [capacity] scratch for encoding */
+        int *order, *position;          /* [capacity] each, likewise */
 };
 
 int seq2seq_state_new(const struct seq2seq *m, int capacity, struct seq2seq_state **ret);
@@ -167,8 +169,8 @@ void seq2seq_state_free(struct seq2seq_state *s);
 
 /* Runs the encoder over batch prompts (prompts[b]: lengths[b] ids, no
  * START/END) and sets rows 0 .. batch-1 of s to the final states, s->batch
- * to batch.  Allocates its activations; -EINVAL for batch > capacity or an
- * id outside the vocabulary, -ENOMEM. */
+ * to batch.  Allocation-free (the state's scratch arrays); -EINVAL for
+ * batch > capacity or an id outside the vocabulary. */
 int seq2seq_encode(const struct seq2seq *m, struct seq2seq_state *s, const int32_t *const *prompts,
                    const int *lengths, int batch);
 

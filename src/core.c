@@ -24,6 +24,7 @@
 #include "router.h"
 #include "scheduler.h"
 #include "stats.h"
+#include "strmap.h"
 #include "store.h"
 #include "workq.h"
 
@@ -138,6 +139,9 @@ struct chat_queue {
         struct backoff backoff;
         uv_timer_t timer;
         struct chat_queue *next;
+        /* in the adapter's sending list while ops->send() holds head */
+        struct chat_queue *sending_prev, *sending_next;
+        bool sending;
 };
 
 struct adapter {
@@ -149,6 +153,8 @@ struct adapter {
         bool reported;                  /* connected or failed at least once */
         bool was_connected;             /* a later connection is a reconnect */
         struct chat_queue *chats;
+        struct strmap *chat_index;      /* chat id -> its queue (a pointer) */
+        struct chat_queue *sending;     /* queues whose head the adapter holds */
         struct log_fields log;
 };
 
@@ -978,19 +984,53 @@ static void core_message_answer(struct core_message *m)
 
 /* ---- delivery ---- */
 
+/* The queues whose head is with the adapter (between ops->send() and
+ * adapter_send_done()), so a report finds its queue among the sends in
+ * flight, not among every chat ever seen. */
+static void sending_link(struct chat_queue *q)
+{
+        struct adapter *a = q->adapter;
+
+        q->sending = true;
+        q->sending_prev = NULL;
+        q->sending_next = a->sending;
+        if (a->sending)
+                a->sending->sending_prev = q;
+        a->sending = q;
+}
+
+static void sending_unlink(struct chat_queue *q)
+{
+        struct adapter *a = q->adapter;
+
+        if (!q->sending)
+                return;
+        if (q->sending_prev)
+                q->sending_prev->sending_next = q->sending_next;
+        else
+                a->sending = q->sending_next;
+        if (q->sending_next)
+                q->sending_next->sending_prev = q->sending_prev;
+        q->sending = false;
+        q->sending_prev = q->sending_next = NULL;
+}
+
 static struct chat_queue *chat_queue_get(struct adapter *a, const char *chat_id)
 {
         struct chat_queue *q;
+        size_t found;
 
-        for (q = a->chats; q; q = q->next)
-                if (strcmp(q->chat_id, chat_id) == 0)
-                        return q;
+        if (!a->chat_index && strmap_new(&a->chat_index) < 0)
+                return NULL;
+        if (strmap_get(a->chat_index, chat_id, &found))
+                return (struct chat_queue *)(uintptr_t)found;
 
         q = calloc(1, sizeof(*q));
         if (!q)
                 return NULL;
         q->chat_id = strdup(chat_id);
-        if (!q->chat_id) {
+        if (!q->chat_id || strmap_add(a->chat_index, chat_id, (uintptr_t)q, NULL, NULL) < 0) {
+                free(q->chat_id);
                 free(q);
                 return NULL;
         }
@@ -1082,6 +1122,7 @@ static void chat_queue_kick(struct chat_queue *q)
         };
 
         q->busy = true;
+        sending_link(q);
         r = a->ops->send(a->state, &out);
         if (r < 0)
                 adapter_send_done(a, o->row.id, ADAPTER_SEND_RETRY, NULL, 0, strerror(-r));
@@ -1175,14 +1216,15 @@ void adapter_send_done(struct adapter *a, int64_t id, enum adapter_send_result r
         struct core_delivery *d;
         int r;
 
-        for (q = a->chats; q; q = q->next)
-                if (q->busy && q->head && q->head->row.id == id)
+        for (q = a->sending; q; q = q->sending_next)
+                if (q->head && q->head->row.id == id)
                         break;
         if (!q) {
                 log_record(LOG_ERR, &a->log, "reported a send of reply %" PRId64
                            " that was not in flight, ignoring", id);
                 return;
         }
+        sending_unlink(q);
 
         /* A reply that never goes through must not hold up its chat. */
         if (result == ADAPTER_SEND_RETRY && q->head->row.attempts + 1 >= CORE_SEND_ATTEMPTS_MAX) {
@@ -2107,6 +2149,8 @@ void core_free(struct core *c)
                         free(q->chat_id);
                         free(q);
                 }
+                a->sending = NULL;
+                strmap_free(a->chat_index);
                 a->ops->destroy(a->state);
                 free(a->cursor);
         }

@@ -490,9 +490,6 @@ static double row_prepare(const struct decoder *d, float *logits, const int32_t 
         return normaliser;
 }
 
-typedef float vec8 __attribute__((vector_size(32)));
-typedef int32_t vec8i __attribute__((vector_size(32)));
-
 /* The most likely allowed token of a masked row, the lowest id on ties;
  * -1 when none is allowed.  Eight lanes at a time, each keeping its first
  * maximum (strictly greater replaces), then the lanes compared with the

@@ -3,6 +3,7 @@ src_libparley_a_SOURCES += \
 	src/random.c src/random.h \
 	src/parallel.c src/parallel.h \
 	src/vecmath.h \
+	src/vecmath-lanes.h \
 	src/matvec.c src/matvec.h \
 	src/lstm.c src/lstm.h \
 	src/seq2seq.c src/seq2seq.h \

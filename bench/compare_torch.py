@@ -156,7 +156,8 @@ def main(argv):
 
     header = read_safetensors_header(template_path)
     meta = header["__metadata__"]
-    v, e, h, layers = (int(meta[k]) for k in ("vocab_size", "embed_size", "hidden_size", "layers"))
+    v, e, h, layers = (int(meta[k])
+                       for k in ("vocab_size", "embed_size", "hidden_size", "layers"))
 
     with open(pairs_path) as f:
         pairs = [(o["s"], o["t"]) for o in map(json.loads, f)]
@@ -184,7 +185,8 @@ def main(argv):
         rng.shuffle(order)
         chunk = BATCH * CHUNK_BATCHES
         for i in range(0, len(order), chunk):
-            order[i:i + chunk] = sorted(order[i:i + chunk], key=lambda p: (len(p[0]), len(p[1])))
+            order[i:i + chunk] = sorted(order[i:i + chunk],
+                                        key=lambda p: (len(p[0]), len(p[1])))
         batches = [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
         rng.shuffle(batches)
         epoch_loss, epoch_tokens = 0.0, 0
@@ -210,7 +212,8 @@ def main(argv):
             print("stopped in epoch %d after %d steps: train loss %.4f, validation loss %.4f"
                   % (epoch + 1, step, epoch_loss / max(epoch_tokens, 1), valid_loss), flush=True)
             if valid_loss < best_loss:
-                best_loss, best_state, best_epoch = valid_loss, copy.deepcopy(model.state_dict()), epoch + 1
+                best_loss, best_epoch = valid_loss, epoch + 1
+                best_state = copy.deepcopy(model.state_dict())
             break
         epoch += 1
         valid_loss = validate(model, valid_batches)
@@ -219,7 +222,8 @@ def main(argv):
               % (epoch, epoch_loss / epoch_tokens, valid_loss, elapsed, tokens / elapsed),
               flush=True)
         if valid_loss < best_loss:
-            best_loss, best_state, best_epoch = valid_loss, copy.deepcopy(model.state_dict()), epoch
+            best_loss, best_epoch = valid_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
         else:
             lr_scale *= DECAY
         if elapsed >= limit_s:

@@ -153,7 +153,8 @@ def main():
                     t = time.time()
                     eid = ctl.call("event", {"room_id": room, "sender": USER,
                                              "content": {"msgtype": "m.text",
-                                                         "body": texts[(n - 1) % len(texts)]}})["event_id"]
+                                                         "body": texts[(n - 1) % len(texts)]}}
+                                   )["event_id"]
                     sent_at[eid] = t
 
             start_mono, load_end_mono, total = loadlib.drive(args.rate, args.seconds,

@@ -16,11 +16,11 @@ receiving chat.postMessage), parleyd's peak RSS and CPU time, and lost
 (events without a reply) and duplicated (replies beyond the first) counts.
 
 The fake runs in this process (a thread with its own event loop), so the
-driver and the fake share one Python.  Without --model the daemon runs without a model: free text gets the
-no-model answer, so this measures the adapter, the core and the store, not
-decoding; --model FILE answers with a model and --prompts FILE sends the
-prompts of a prompt<TAB>reply file in turn (bench/loadlib.py).  OPENBLAS_*
-is not set for parleyd.  Not part of
+driver and the fake share one Python.  Without --model the daemon runs
+without a model: free text gets the no-model answer, so this measures the
+adapter, the core and the store, not decoding; --model FILE answers with a
+model and --prompts FILE sends the prompts of a prompt<TAB>reply file in
+turn (bench/loadlib.py).  OPENBLAS_* is not set for parleyd.  Not part of
 make check: figures, not pass/fail.  Run from a built tree with
 /usr/bin/python3 (it has python3-websockets); top_builddir names the build
 directory when it is not the source tree."""

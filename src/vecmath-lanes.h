@@ -66,7 +66,8 @@ VM_INLINE VM_V VM_FN(exp)(VM_V x)
         VM_VI k, too_big;
 
         too_big = x > VM_FN(splat)(88.72283905206835f);
-        x = VM_FN(max)(VM_FN(min)(x, VM_FN(splat)(88.3762626647949f)), VM_FN(splat)(-87.3365478515625f));
+        x = VM_FN(min)(x, VM_FN(splat)(88.3762626647949f));
+        x = VM_FN(max)(x, VM_FN(splat)(-87.3365478515625f));
 
         /* x = n ln2 + r, n = floor(x / ln2 + 1/2) */
         fx = x * 1.44269504088896341f + 0.5f;

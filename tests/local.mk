@@ -18,8 +18,10 @@ TESTS += \
 	tests/test-telegram-token.py \
 	tests/test-telegram-crash.py \
 	tests/test-slack.py \
-	tests/test-slack-events.py
+	tests/test-slack-events.py \
+	tests/test-style.py
 EXTRA_DIST += \
+	tests/test-style.py \
 	tests/lib/common.sh \
 	tests/test-console.sh \
 	tests/test-crash.sh \

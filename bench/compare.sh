@@ -31,7 +31,8 @@ dir=${2:-}
 
 for f in sgd-train.tsv sgd-dev.tsv; do
         if [ ! -r "$corpora/$f" ]; then
-                echo "SKIP: $corpora/$f is not there (set PARLEY_BENCH_CORPORA to the corpora folder)"
+                echo "SKIP: $corpora/$f is not there" \
+                        "(set PARLEY_BENCH_CORPORA to the corpora folder)"
                 exit 0
         fi
 done
@@ -63,8 +64,10 @@ echo
 # PyTorch gets the kernels parley chose (parley sets OPENBLAS_CORETYPE for
 # itself by restarting) and OpenBLAS on one thread beside its own two
 # OpenMP threads, its faster setting in bench/train.sh.
-coretype=$(sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' "$dir/parley-train.log" | head -n 1)
-echo "== PyTorch (OPENBLAS_NUM_THREADS=1${coretype:+ OPENBLAS_CORETYPE=$coretype}, set by this script for this run)"
+coretype=$(sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' "$dir/parley-train.log" |
+        head -n 1)
+echo "== PyTorch (OPENBLAS_NUM_THREADS=1${coretype:+ OPENBLAS_CORETYPE=$coretype}," \
+        "set by this script for this run)"
 env OPENBLAS_NUM_THREADS=1 ${coretype:+OPENBLAS_CORETYPE=$coretype} \
         /usr/bin/python3 "$top/bench/compare_torch.py" "$dir/pairs.jsonl" \
         "$dir/parley.safetensors" "$dir/torch.safetensors" "$minutes" 2 2>&1 |

@@ -495,7 +495,7 @@ static double row_prepare(const struct decoder *d, float *logits, const int32_t 
  * maximum (strictly greater replaces), then the lanes compared with the
  * lower id winning ties; compiled for AVX2 and for the baseline, picked at
  * run time. */
-__attribute__((target_clones("avx2", "default")))
+CLONES_AVX2
 static int32_t row_argmax(const float *logits, int V)
 {
         vec8 max8 = { -INFINITY, -INFINITY, -INFINITY, -INFINITY,

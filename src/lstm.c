@@ -1,6 +1,7 @@
 /* lstm.c: LSTM layer forward and backward on cblas_sgemm (matvec.h for
  * products of a few rows, where sgemm's packing costs more than the
- * product). */
+ * product); lstm_step() reads the packed binary16 weights when the layer
+ * has them (decoding models, seq2seq_half_enable()). */
 #include "autoconfig.h"
 
 #include <cblas.h>
@@ -11,10 +12,8 @@
 #include "vecmath.h"
 
 /* The helpers below take and return 32-byte vectors; they are always
- * inlined, so no call crosses the ABI GCC warns about for the baseline. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+ * inlined, so no call crosses the ABI GCC notes for the baseline
+ * (configure adds -Wno-psabi). */
 
 /* Eight lanes from p, or the n < 8 there are and zeros. */
 static inline __attribute__((always_inline)) vec8 load_lanes(const float *p, int n)
@@ -68,7 +67,7 @@ static void lstm_bias_fill(const struct lstm *layer, int rows, float *gates)
  * c_prev, c_next, h_next: [H].  c_next may alias c_prev, h_next any h.
  * Eight units at a time: one instruction per operation where the CPU has
  * AVX2 (the clone picked at run time), two halves elsewhere. */
-__attribute__((target_clones("avx2", "default")))
+CLONES_AVX2
 static void lstm_cell(int H, float *gates, const float *c_prev, float *c_next, float *h_next)
 {
         float *gi = gates, *gf = gates + H, *gg = gates + 2 * H, *go = gates + 3 * H;
@@ -129,7 +128,7 @@ void lstm_forward(const struct lstm *layer, int steps, int batch, const int *len
  * output gradient dh [H]; dc [H] is the gradient for c_next in and for
  * c_prev out; dg [4H] receives the pre-activation gradients.  Eight units
  * at a time, as lstm_cell(). */
-__attribute__((target_clones("avx2", "default")))
+CLONES_AVX2
 static void lstm_cell_backward(int H, const float *g, const float *c_prev, const float *c_next,
                                const float *dh, float *dc, float *dg)
 {

@@ -21,10 +21,8 @@
 typedef float vec8 __attribute__((vector_size(32)));
 
 /* The helpers below pass vec8 by value; they are always inlined, so no
- * call ever crosses the ABI that GCC warns about for the baseline build. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+ * call ever crosses the ABI that GCC notes for the baseline build
+ * (configure adds -Wno-psabi). */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -222,7 +220,6 @@ INLINE void kernel(const void *weight, size_t weight_size, int out, int in, cons
                                                       x + (size_t)r * in, in, load8, load1);
 }
 
-
 /* ---- packed binary16 weights, any number of rows --------------------- */
 
 /* A tile: y[i, j0 + c] += x[i, :] . w[j0 + c, :] for rows i < R and the
@@ -250,8 +247,11 @@ INLINE void packed_tile(const uint16_t *panel, int in, const float *x, int R, fl
          * inlining, the unused ones vanish and the rest stay in registers */
         vec8 a0 = { 0 }, b0 = { 0 }, a1 = { 0 }, b1 = { 0 }, a2 = { 0 }, b2 = { 0 };
         vec8 a3 = { 0 }, b3 = { 0 }, a4 = { 0 }, b4 = { 0 }, a5 = { 0 }, b5 = { 0 };
-        const float *x0 = x, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in, *x4 = x3 + in,
-                    *x5 = x4 + in;
+        /* row i's input, formed only for the rows the tile has (a pointer
+         * past the end of x would be undefined even unread) */
+        const float *x0 = x, *x1 = x + (R > 1 ? (size_t)in : 0),
+                    *x2 = x + (R > 2 ? 2 * (size_t)in : 0), *x3 = x + (R > 3 ? 3 * (size_t)in : 0),
+                    *x4 = x + (R > 4 ? 4 * (size_t)in : 0), *x5 = x + (R > 5 ? 5 * (size_t)in : 0);
 
         for (int k = 0; k < in; k++) {
                 vec8 w0 = load8(panel, (size_t)k * MATPACK_PANEL),
@@ -262,7 +262,12 @@ INLINE void packed_tile(const uint16_t *panel, int in, const float *x, int R, fl
                 a##i += w0 * x##i[k];           \
                 b##i += w1 * x##i[k];           \
         }
-                TILE_ROW(0) TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5)
+                TILE_ROW(0)
+                TILE_ROW(1)
+                TILE_ROW(2)
+                TILE_ROW(3)
+                TILE_ROW(4)
+                TILE_ROW(5)
 #undef TILE_ROW
         }
 
@@ -297,12 +302,24 @@ INLINE void packed_kernel(const uint16_t *packed, int out, int in, const float *
                         float *yr = y + (size_t)r * out + j0;
 
                         switch (rows - r < MATPACK_TILE_ROWS ? rows - r : MATPACK_TILE_ROWS) {
-                        case 1: packed_tile(panel, in, xr, 1, yr, out, width, load8); break;
-                        case 2: packed_tile(panel, in, xr, 2, yr, out, width, load8); break;
-                        case 3: packed_tile(panel, in, xr, 3, yr, out, width, load8); break;
-                        case 4: packed_tile(panel, in, xr, 4, yr, out, width, load8); break;
-                        case 5: packed_tile(panel, in, xr, 5, yr, out, width, load8); break;
-                        default: packed_tile(panel, in, xr, 6, yr, out, width, load8); break;
+                        case 1:
+                                packed_tile(panel, in, xr, 1, yr, out, width, load8);
+                                break;
+                        case 2:
+                                packed_tile(panel, in, xr, 2, yr, out, width, load8);
+                                break;
+                        case 3:
+                                packed_tile(panel, in, xr, 3, yr, out, width, load8);
+                                break;
+                        case 4:
+                                packed_tile(panel, in, xr, 4, yr, out, width, load8);
+                                break;
+                        case 5:
+                                packed_tile(panel, in, xr, 5, yr, out, width, load8);
+                                break;
+                        default:
+                                packed_tile(panel, in, xr, 6, yr, out, width, load8);
+                                break;
                         }
                 }
         }
@@ -331,12 +348,23 @@ TARGET_AVX2 static void packed_kernel_avx2(const uint16_t *packed, int out, int 
         packed_kernel(packed, out, in, x, rows, y, half_load8_f16c);
 }
 
+static bool baseline_only;
+
 static bool cpu_has_avx2(void)
 {
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return !baseline_only && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 #endif
+
+void matvec_baseline_only(bool on)
+{
+#ifdef MATVEC_AVX2
+        baseline_only = on;
+#else
+        (void)on;
+#endif
+}
 
 void matvec_rows_add(const float *weight, int out, int in, const float *x, int rows, float *y)
 {

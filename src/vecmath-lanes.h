@@ -58,7 +58,6 @@ VM_INLINE VM_V VM_FN(max)(VM_V a, VM_V b)
         return VM_FN(select)(a > b, a, b);
 }
 
-
 /* e^x; 0 below -87.3, +inf above 88.7 (float's range). */
 VM_INLINE VM_V VM_FN(exp)(VM_V x)
 {

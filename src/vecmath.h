@@ -10,13 +10,23 @@
  * vector extension so any target's 128-bit SIMD unit (SSE2, NEON) runs
  * them; the eight-lane versions are the same code on 256-bit vectors,
  * which a function compiled for AVX2 runs in one instruction each (and
- * any other target as two halves).  Largest errors against the exact values seen over [-100, 100]:
- * exp 1.0 ulp, sigmoid 2.3 ulp, tanh 1.3 ulp (tests/test-vecmath.c). */
+ * any other target as two halves).  Largest errors against the exact
+ * values seen over [-100, 100]: exp 1.0 ulp, sigmoid 2.3 ulp, tanh
+ * 1.3 ulp (tests/test-vecmath.c). */
 #ifndef PARLEY_VECMATH_H
 #define PARLEY_VECMATH_H
 
 #include <stdint.h>
 #include <string.h>
+
+/* CLONES_AVX2 before a function compiles it for AVX2 and for the
+ * baseline, the loader picking one by the CPU (configure checks that the
+ * compiler and C library can); elsewhere the baseline only. */
+#ifdef HAVE_CLONES_AVX2
+#define CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES_AVX2
+#endif
 
 typedef float vec4 __attribute__((vector_size(16)));
 typedef int32_t vec4i __attribute__((vector_size(16)));
@@ -32,17 +42,10 @@ typedef uint32_t vec8u __attribute__((vector_size(32)));
 #undef VECMATH_LANES
 /* Functions on 32-byte vectors draw GCC's note that their ABI differs
  * with and without AVX; these are static inline, never called across
- * units compiled differently. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+ * units compiled differently (configure adds -Wno-psabi). */
 #define VECMATH_LANES 8
 #include "vecmath-lanes.h"
 #undef VECMATH_LANES
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 static inline float vec4_reduce_max(vec4 v)
 {

@@ -10,11 +10,6 @@
 #include "test.h"
 #include "vecmath.h"
 
-/* vec8 values pass through always-inlined functions only */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 /* Error of got against the exact want, in float ulps at want. */
 static double ulps(float got, double want)
 {

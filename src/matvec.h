@@ -17,6 +17,7 @@
 #ifndef PARLEY_MATVEC_H
 #define PARLEY_MATVEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,10 @@ void matpack_half_make(const float *weight, int out, int in, uint16_t *packed);
  * run in order, in float. */
 void matpack_half_rows_add(const uint16_t *packed, int out, int in, const float *x, int rows,
                            float *y);
+
+/* For tests: true makes both products use the baseline kernels even where
+ * the CPU has AVX2, so the tests run them too.  Call before any product. */
+void matvec_baseline_only(bool on);
 
 /* f rounded to the nearest binary16, ties to even: +-inf past 65504,
  * subnormals below 2^-14, nan stays nan. */

@@ -376,6 +376,43 @@ static void test_not_a_model(void)
         seq2seq_free(m);
 }
 
+/* The file is read tensor by tensor after the header: one that shrinks in
+ * between is an error naming the tensor, not a half-filled model. */
+static void test_shrank(void)
+{
+        char error[SAFETENSORS_ERROR_MAX], path[300];
+        struct safetensors *st = NULL;
+        size_t n, last;
+        char *whole = file_read(model_path, &n);
+        const char *name;
+        int ndim;
+        int64_t shape[SAFETENSORS_DIMS_MAX], elements = 1;
+        float *dst;
+
+        snprintf(path, sizeof(path), "%s/shrinks.safetensors", dir);
+        file_write(path, whole, n);
+        CHECK_INT_EQ(safetensors_open(path, &st, error, sizeof(error)), 0);
+        last = safetensors_tensor_count(st) - 1;
+        name = safetensors_tensor_name(st, last);
+        CHECK_INT_EQ(safetensors_tensor_shape(st, name, &ndim, shape), 0);
+        for (int i = 0; i < ndim; i++)
+                elements *= shape[i];
+        dst = calloc((size_t)elements, sizeof(float));
+        CHECK(dst != NULL);
+
+        /* 64 bytes: not even the whole header stays, and no data */
+        CHECK_INT_EQ(truncate(path, 64), 0);
+        CHECK_INT_EQ(safetensors_tensor_read(st, name, ndim, shape, dst, error, sizeof(error)),
+                     -EBADMSG);
+        CHECK(strstr(error, path) != NULL);
+        CHECK(strstr(error, "shrank") != NULL);
+        CHECK(strstr(error, name) != NULL);
+
+        free(dst);
+        safetensors_free(st);
+        free(whole);
+}
+
 static void test_open_errors(void)
 {
         char error[SAFETENSORS_ERROR_MAX], path[300];
@@ -404,6 +441,7 @@ int main(void)
 
         test_round_trip();
         test_truncated();
+        test_shrank();
         test_bad_headers();
         test_not_a_model();
         test_open_errors();

@@ -255,10 +255,51 @@ static void test_half(void)
         seq2seq_free(half);
 }
 
+/* seq2seq_encode() sorts the rows by prompt length and steps only the
+ * ones still running: with equal lengths, an empty prompt and rows out of
+ * order, every row must hold exactly the state of its prompt encoded
+ * alone, and the empty one the zero state. */
+static void test_encode_rows(void)
+{
+        static const int32_t p0[] = { 4, 5 }, p2[] = { 8, 6 }, p3[] = { 7 };
+        static const int32_t *const rows[4] = { p0, p0, p2, p3 };
+        static const int lengths[4] = { 2, 0, 2, 1 };
+        struct seq2seq *m = NULL;
+        struct seq2seq_state *all = NULL, *one = NULL;
+
+        CHECK_INT_EQ(seq2seq_new(&config, &m), 0);
+        seq2seq_init_random(m, 11);
+        CHECK_INT_EQ(seq2seq_state_new(m, 4, &all), 0);
+        CHECK_INT_EQ(seq2seq_state_new(m, 1, &one), 0);
+        CHECK_INT_EQ(seq2seq_encode(m, all, rows, lengths, 4), 0);
+        CHECK_INT_EQ(all->batch, 4);
+
+        for (int b = 0; b < 4; b++) {
+                CHECK_INT_EQ(seq2seq_encode(m, one, &rows[b], &lengths[b], 1), 0);
+                for (int l = 0; l < L; l++) {
+                        const float *h = all->h + (l * 4 + b) * H, *c = all->c + (l * 4 + b) * H;
+
+                        CHECK(memcmp(h, one->h + l * H, H * sizeof(float)) == 0);
+                        CHECK(memcmp(c, one->c + l * H, H * sizeof(float)) == 0);
+                        for (int i = 0; i < H && lengths[b] == 0; i++)
+                                CHECK(h[i] == 0.0f && c[i] == 0.0f);
+                        for (int i = 0; i < H && lengths[b] > 0; i++)
+                                CHECK(h[i] != 0.0f);
+                }
+        }
+        /* rows 0 and 2 have the same length but different prompts */
+        CHECK(memcmp(all->h, all->h + 2 * H, H * sizeof(float)) != 0);
+
+        seq2seq_state_free(one);
+        seq2seq_state_free(all);
+        seq2seq_free(m);
+}
+
 int main(void)
 {
         test_layout();
         test_decode_matches_forward();
+        test_encode_rows();
         test_batch_refusals();
         test_half();
         return test_finish();

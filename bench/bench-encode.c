@@ -57,13 +57,21 @@ static int on_pair(const struct corpus_pair *p, void *userdata)
                 e->empty++;
         } else if (r >= 0) {
                 json_object *o = json_object_new_object();
+                json_object *s = ids_json(source, ns), *t = ids_json(target, nt);
 
-                json_object_object_add(o, "s", ids_json(source, ns));
-                json_object_object_add(o, "t", ids_json(target, nt));
-                if (puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0)
+                if (!o || !s || !t || json_object_object_add(o, "s", s) < 0) {
+                        json_object_put(s);
+                        json_object_put(t);
+                        r = -ENOMEM;
+                } else if (json_object_object_add(o, "t", t) < 0) {
+                        json_object_put(t);
+                        r = -ENOMEM;
+                } else if (puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0) {
                         r = -EIO;
+                } else {
+                        e->written++;
+                }
                 json_object_put(o);
-                e->written++;
         }
         free(source);
         free(target);
@@ -102,18 +110,23 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: the vocabulary cannot be read\n", argv[1]);
                 return 1;
         }
-        if (safetensors_open(argv[1], &st, error, sizeof(error)) >= 0) {
-                max_length = safetensors_metadata_get(st, "max_length");
-                if (max_length && atol(max_length) > 0)
-                        e.max_length = atol(max_length);
+        if (safetensors_open(argv[1], &st, error, sizeof(error)) < 0) {
+                fprintf(stderr, "%s\n", error);
+                return 1;
         }
+        max_length = safetensors_metadata_get(st, "max_length");
+        if (max_length && atol(max_length) > 0)
+                e.max_length = atol(max_length);
         e.vocab = v;
 
-        for (int i = 2; i < argc; i++)
-                if (corpus_read(argv[i], CORPUS_AUTO, &callbacks, &e) < 0) {
-                        fprintf(stderr, "%s: cannot read it\n", argv[i]);
+        for (int i = 2; i < argc; i++) {
+                int r = corpus_read(argv[i], CORPUS_AUTO, &callbacks, &e);
+
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
                         return 1;
                 }
+        }
         if (fflush(stdout) != 0) {
                 perror("stdout");
                 return 1;

@@ -13,6 +13,8 @@ TICK_S = 0.05
 TARGET_REPLIES_S = 1000
 TARGET_P99_MS = 250
 TARGET_RSS_MB = 100
+# How busy the machine was when the bench began (1, 5, 15 minutes).
+LOAD_AT_START = os.getloadavg()
 
 
 def proc_stat(pid):
@@ -144,18 +146,20 @@ def report(args, what, sent_at, answered, start, load_end, daemon_stat, fake_sta
     rss_mb = rss_mib * 1048576 / 1e6
     openblas = sorted(k for k in os.environ if k.startswith("OPENBLAS_"))
 
-    print(f"machine: {os.cpu_count()} cores, shared with other work (figures are noisy); "
+    print(f"machine: {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in LOAD_AT_START)} when the bench began; "
           f"parleyd {'pinned to CPUs ' + args.cpus if args.cpus else 'not pinned'}; "
           "the fake server and this driver share the machine")
+    sent = (f"the {len(prompts(args))} of {args.prompts} in turn" if args.prompts
+            else repr(args.text))
     if getattr(args, "model", None):
         print(f"responder: the model {args.model} ({model_describe(args.model)}), "
-              "parleyd's decoding settings; prompts: "
-              + (f"the {len(prompts(args))} of {args.prompts} in turn" if args.prompts
-                 else repr(args.text))
+              f"parleyd's decoding settings; prompts: {sent}"
               + (f"; decode_threads {args.decode_threads}" if args.decode_threads else ""))
     else:
         print("responder: parleyd runs without a model (every message gets the no-model "
-              "answer): this measures the adapter, the core and the store, not decoding")
+              "answer): this measures the adapter, the core and the store, not decoding; "
+              f"prompts: {sent}")
     print("OPENBLAS_*: not set for parleyd" +
           (f" (removed from its environment: {', '.join(openblas)})" if openblas else ""))
     print(f"load: {what}; {total} events queued in {load_end - start:.1f} s "

@@ -1015,6 +1015,9 @@ static void sending_unlink(struct chat_queue *q)
         q->sending_prev = q->sending_next = NULL;
 }
 
+/* chat_index keeps each queue's address as its value */
+_Static_assert(sizeof(size_t) >= sizeof(uintptr_t), "a pointer fits in a strmap value");
+
 static struct chat_queue *chat_queue_get(struct adapter *a, const char *chat_id)
 {
         struct chat_queue *q;

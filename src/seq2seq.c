@@ -1085,8 +1085,8 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
         }
 
         /* logits [B, V] */
-        /* up to MATVEC_ROWS_MAX rows the weights' bytes bound the step;
-         * past that, sgemm on the float weights is faster */
+        /* packed half-precision weights (every decoding model) for any
+         * number of rows; a float model (training's) goes through sgemm */
         if (m->out_weight_packed) {
                 for (int b = 0; b < B; b++)
                         memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,

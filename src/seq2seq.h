@@ -153,7 +153,7 @@ struct seq2seq_state {
         int capacity;
         int batch;                      /* rows in use */
         int layers, hidden_size, embed_size;
-        float *memory;                  /* the one allocation behind the arrays */
+        float *memory;                  /* the one allocation behind the float arrays */
         float *h;                       /* [L, capacity, H] */
         float *c;                       /* [L, capacity, H] */
         float *x;                       /* [capacity, E] scratch */

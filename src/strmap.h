@@ -1,10 +1,11 @@
 /* strmap.h: a hash map from NUL-terminated strings to size_t values.
  *
- * The vocabulary (token -> id, token -> count) and corpus preparation
- * (duplicate pairs) need one.  Keys are copied and owned by the map; the
- * stored copy stays at the same address until the map is freed, so callers
- * may keep pointers to it.  Open addressing with linear probing, xxHash3
- * for the hash, at most half full. */
+ * The vocabulary (token -> id, token -> count), corpus preparation
+ * (duplicate pairs) and the core (chat id -> its queue) need one.  Keys
+ * are copied and owned by the map; the stored copy stays at the same
+ * address until the map is freed, so callers may keep pointers to it.
+ * Open addressing with linear probing, xxHash3 for the hash, at most half
+ * full. */
 #ifndef PARLEY_STRMAP_H
 #define PARLEY_STRMAP_H
 

@@ -164,6 +164,9 @@ def main(argv):
     rng.shuffle(pairs)
     n_valid = int(len(pairs) * VALID_FRACTION)
     valid, train = pairs[:n_valid], pairs[n_valid:]
+    if not valid or not train:
+        raise SystemExit("%s: %d pairs are too few to hold out %g of them for validation"
+                         % (pairs_path, len(pairs), VALID_FRACTION))
     valid.sort(key=lambda p: (len(p[0]), len(p[1])))
     valid_batches = [make_batch(valid[i:i + BATCH]) for i in range(0, len(valid), BATCH)]
     print("torch %s, %d threads; %d training pairs, %d for validation; vocabulary %d, "
@@ -230,6 +233,9 @@ def main(argv):
             break
 
     elapsed = time.perf_counter() - start
+    if best_state is None:
+        raise SystemExit("no validation loss was finite (the training diverged); "
+                         "no model written")
     meta = dict(meta)
     meta["trainer"] = "pytorch %s (bench/compare_torch.py)" % torch.__version__
     meta["epochs_trained"] = str(best_epoch)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +28,22 @@ struct encoder {
         const struct vocab *vocab;
         long max_length;
         size_t written, long_pairs, empty, malformed;
+        bool write_failed;
 };
 
 static json_object *ids_json(const int32_t *ids, size_t n)
 {
         json_object *a = json_object_new_array_ext((int)n);
 
-        for (size_t i = 0; a && i < n; i++)
-                json_object_array_add(a, json_object_new_int(ids[i]));
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *id = json_object_new_int(ids[i]);
+
+                if (!id || json_object_array_add(a, id) < 0) {
+                        json_object_put(id);
+                        json_object_put(a);
+                        return NULL;
+                }
+        }
         return a;
 }
 
@@ -67,7 +76,8 @@ static int on_pair(const struct corpus_pair *p, void *userdata)
                         json_object_put(t);
                         r = -ENOMEM;
                 } else if (puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0) {
-                        r = -EIO;
+                        e->write_failed = true;
+                        r = errno ? -errno : -EIO;
                 } else {
                         e->written++;
                 }
@@ -115,17 +125,31 @@ int main(int argc, char **argv)
                 return 1;
         }
         max_length = safetensors_metadata_get(st, "max_length");
-        if (max_length && atol(max_length) > 0)
-                e.max_length = atol(max_length);
+        if (max_length) {
+                char *end;
+
+                errno = 0;
+                e.max_length = strtol(max_length, &end, 10);
+                if (errno || end == max_length || *end || e.max_length <= 0) {
+                        fprintf(stderr, "%s: metadata max_length \"%s\" is not a positive "
+                                        "integer\n", argv[1], max_length);
+                        return 1;
+                }
+        }
         e.vocab = v;
 
         for (int i = 2; i < argc; i++) {
                 int r = corpus_read(argv[i], CORPUS_AUTO, &callbacks, &e);
 
-                if (r < 0) {
+                if (r < 0 && e.write_failed)
+                        fprintf(stderr, "stdout: cannot write the pairs: %s\n", strerror(-r));
+                else if (r == -EINVAL)
+                        fprintf(stderr, "%s: the name does not end in .tsv, .txt, .jsonl, .json, "
+                                        ".yml or .yaml\n", argv[i]);
+                else if (r < 0)
                         fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+                if (r < 0)
                         return 1;
-                }
         }
         if (fflush(stdout) != 0) {
                 perror("stdout");

@@ -48,18 +48,40 @@ fi
 mkdir -p "$dir"
 parley=$builddir/src/parley
 
+# logged LOG COMMAND...: runs COMMAND, its output both shown and kept in
+# LOG; stops this script when COMMAND fails (a pipe into tee would hide
+# the failure).
+logged() {
+        logged_log=$1
+        shift
+        { logged_s=0; "$@" 2>&1 || logged_s=$?; echo "$logged_s" > "$logged_log.status"; } |
+                tee "$logged_log"
+        logged_status=$(cat "$logged_log.status")
+        rm -f "$logged_log.status"
+        if [ "$logged_status" -ne 0 ]; then
+                echo "compare.sh: $* failed (exit $logged_status); its output is in" \
+                        "$logged_log" >&2
+                exit 1
+        fi
+}
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset} (this script does not set it for parley)"
 echo "each system trains for $minutes minutes; models and logs in $dir"
 echo
 
 echo "== parley train (defaults, --time-limit $minutes)"
-"$parley" train --no-progress --time-limit "$minutes" -o "$dir/parley.safetensors" \
-        "$corpora/sgd-train.tsv" 2>&1 | tee "$dir/parley-train.log"
+logged "$dir/parley-train.log" "$parley" train --no-progress --time-limit "$minutes" \
+        -o "$dir/parley.safetensors" "$corpora/sgd-train.tsv"
 echo
 
-"$builddir/bench/bench-encode" "$dir/parley.safetensors" "$corpora/sgd-train.tsv" \
-        > "$dir/pairs.jsonl"
+if ! "$builddir/bench/bench-encode" "$dir/parley.safetensors" "$corpora/sgd-train.tsv" \
+        > "$dir/pairs.jsonl" 2> "$dir/encode.log"; then
+        cat "$dir/encode.log" >&2
+        echo "compare.sh: bench-encode failed; nothing to train PyTorch on" >&2
+        exit 1
+fi
+cat "$dir/encode.log"
 
 # PyTorch gets the kernels parley chose (parley sets OPENBLAS_CORETYPE for
 # itself by restarting) and OpenBLAS on one thread beside its own two
@@ -68,16 +90,17 @@ coretype=$(sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' "$dir/parley-t
         head -n 1)
 echo "== PyTorch (OPENBLAS_NUM_THREADS=1${coretype:+ OPENBLAS_CORETYPE=$coretype}," \
         "set by this script for this run)"
-env OPENBLAS_NUM_THREADS=1 ${coretype:+OPENBLAS_CORETYPE=$coretype} \
+logged "$dir/torch-train.log" \
+        env OPENBLAS_NUM_THREADS=1 ${coretype:+OPENBLAS_CORETYPE=$coretype} \
         /usr/bin/python3 "$top/bench/compare_torch.py" "$dir/pairs.jsonl" \
-        "$dir/parley.safetensors" "$dir/torch.safetensors" "$minutes" 2 2>&1 |
-        tee "$dir/torch-train.log"
+        "$dir/parley.safetensors" "$dir/torch.safetensors" "$minutes" 2
 echo
 
 for m in parley torch; do
         echo "== parley eval $m.safetensors sgd-dev.tsv"
-        "$parley" eval ${PARLEY_BENCH_EVAL_LIMIT:+--limit "$PARLEY_BENCH_EVAL_LIMIT"} \
-                "$dir/$m.safetensors" "$corpora/sgd-dev.tsv" 2>&1 | tee "$dir/$m-eval.log"
+        logged "$dir/$m-eval.log" \
+                "$parley" eval ${PARLEY_BENCH_EVAL_LIMIT:+--limit "$PARLEY_BENCH_EVAL_LIMIT"} \
+                "$dir/$m.safetensors" "$corpora/sgd-dev.tsv"
         echo
 done
 

@@ -27,6 +27,7 @@ way.  So `parley eval` scores both models the same way.
 """
 import copy
 import json
+import math
 import random
 import struct
 import sys
@@ -165,8 +166,10 @@ def main(argv):
     n_valid = int(len(pairs) * VALID_FRACTION)
     valid, train = pairs[:n_valid], pairs[n_valid:]
     if not valid or not train:
-        raise SystemExit("%s: %d pairs are too few to hold out %g of them for validation"
-                         % (pairs_path, len(pairs), VALID_FRACTION))
+        raise SystemExit("%s: %d pairs; at least %d are needed to hold out %g%% of them "
+                         "for validation and train on the rest"
+                         % (pairs_path, len(pairs), math.ceil(1 / VALID_FRACTION) + 1,
+                            VALID_FRACTION * 100))
     valid.sort(key=lambda p: (len(p[0]), len(p[1])))
     valid_batches = [make_batch(valid[i:i + BATCH]) for i in range(0, len(valid), BATCH)]
     print("torch %s, %d threads; %d training pairs, %d for validation; vocabulary %d, "
@@ -234,8 +237,8 @@ def main(argv):
 
     elapsed = time.perf_counter() - start
     if best_state is None:
-        raise SystemExit("no validation loss was finite (the training diverged); "
-                         "no model written")
+        raise SystemExit("%s not written: no validation loss was finite (the training "
+                         "diverged)" % out_path)
     meta = dict(meta)
     meta["trainer"] = "pytorch %s (bench/compare_torch.py)" % torch.__version__
     meta["epochs_trained"] = str(best_epoch)

@@ -1016,7 +1016,8 @@ static void sending_unlink(struct chat_queue *q)
 }
 
 /* chat_index keeps each queue's address as its value */
-_Static_assert(sizeof(size_t) >= sizeof(uintptr_t), "a pointer fits in a strmap value");
+_Static_assert(sizeof(size_t) >= sizeof(uintptr_t),
+               "a strmap value (size_t) cannot hold a chat_queue pointer");
 
 static struct chat_queue *chat_queue_get(struct adapter *a, const char *chat_id)
 {

@@ -66,7 +66,8 @@ static void lstm_bias_fill(const struct lstm *layer, int rows, float *gates)
 /* One row's cell: gates [4H] pre-activations in, activations out;
  * c_prev, c_next, h_next: [H].  c_next may alias c_prev, h_next any h.
  * Eight units at a time: one instruction per operation where the CPU has
- * AVX2 (the clone picked at run time), two halves elsewhere. */
+ * AVX2 (the clone picked at run time, where configure found target_clones),
+ * two halves elsewhere. */
 CLONES_AVX2
 static void lstm_cell(int H, float *gates, const float *c_prev, float *c_next, float *h_next)
 {

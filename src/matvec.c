@@ -249,9 +249,12 @@ INLINE void packed_tile(const uint16_t *panel, int in, const float *x, int R, fl
         vec8 a3 = { 0 }, b3 = { 0 }, a4 = { 0 }, b4 = { 0 }, a5 = { 0 }, b5 = { 0 };
         /* row i's input, formed only for the rows the tile has (a pointer
          * past the end of x would be undefined even unread) */
-        const float *x0 = x, *x1 = x + (R > 1 ? (size_t)in : 0),
-                    *x2 = x + (R > 2 ? 2 * (size_t)in : 0), *x3 = x + (R > 3 ? 3 * (size_t)in : 0),
-                    *x4 = x + (R > 4 ? 4 * (size_t)in : 0), *x5 = x + (R > 5 ? 5 * (size_t)in : 0);
+        const float *x0 = x;
+        const float *x1 = x + (R > 1 ? 1 * (size_t)in : 0);
+        const float *x2 = x + (R > 2 ? 2 * (size_t)in : 0);
+        const float *x3 = x + (R > 3 ? 3 * (size_t)in : 0);
+        const float *x4 = x + (R > 4 ? 4 * (size_t)in : 0);
+        const float *x5 = x + (R > 5 ? 5 * (size_t)in : 0);
 
         for (int k = 0; k < in; k++) {
                 vec8 w0 = load8(panel, (size_t)k * MATPACK_PANEL),
@@ -325,8 +328,7 @@ INLINE void packed_kernel(const uint16_t *packed, int out, int in, const float *
         }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define MATVEC_AVX2 1
+#ifdef HAVE_AVX2_INTRINSICS
 #include <immintrin.h>
 
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -359,7 +361,7 @@ static bool cpu_has_avx2(void)
 
 void matvec_baseline_only(bool on)
 {
-#ifdef MATVEC_AVX2
+#ifdef HAVE_AVX2_INTRINSICS
         baseline_only = on;
 #else
         (void)on;
@@ -371,7 +373,7 @@ void matvec_rows_add(const float *weight, int out, int in, const float *x, int r
         if (rows <= 0 || out <= 0)
                 return;
 
-#ifdef MATVEC_AVX2
+#ifdef HAVE_AVX2_INTRINSICS
         if (cpu_has_avx2()) {
                 kernel_avx2(weight, out, in, x, rows, y);
                 return;
@@ -405,7 +407,7 @@ void matpack_half_rows_add(const uint16_t *packed, int out, int in, const float 
         if (rows <= 0 || out <= 0)
                 return;
 
-#ifdef MATVEC_AVX2
+#ifdef HAVE_AVX2_INTRINSICS
         if (cpu_has_avx2()) {
                 packed_kernel_avx2(packed, out, in, x, rows, y);
                 return;

@@ -57,7 +57,8 @@ void matpack_half_rows_add(const uint16_t *packed, int out, int in, const float 
                            float *y);
 
 /* For tests: true makes both products use the baseline kernels even where
- * the CPU has AVX2, so the tests run them too.  Call before any product. */
+ * the CPU has AVX2, so the tests run them too.  Takes effect from the next
+ * product; not thread-safe. */
 void matvec_baseline_only(bool on);
 
 /* f rounded to the nearest binary16, ties to even: +-inf past 65504,

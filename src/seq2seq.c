@@ -1086,7 +1086,8 @@ int seq2seq_decode_step(const struct seq2seq *m, struct seq2seq_state *s,
 
         /* logits [B, V] */
         /* packed half-precision weights (every decoding model) for any
-         * number of rows; a float model (training's) goes through sgemm */
+         * number of rows; a float model (training, perplexity) through
+         * dense_forward() */
         if (m->out_weight_packed) {
                 for (int b = 0; b < B; b++)
                         memcpy(logits + (size_t)b * c->vocab_size, m->weights.out_bias,

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,8 +259,9 @@ static void test_half(void)
 /* seq2seq_encode() sorts the rows by prompt length and steps only the
  * ones still running: with equal lengths, an empty prompt and rows out of
  * order, every row must hold exactly the state of its prompt encoded
- * alone, and the empty one the zero state. */
-static void test_encode_rows(void)
+ * alone, and the empty one the zero state.  half: with the packed binary16
+ * weights that decoding uses. */
+static void test_encode_rows(bool half)
 {
         static const int32_t p0[] = { 4, 5 }, p2[] = { 8, 6 }, p3[] = { 7 };
         static const int32_t *const rows[4] = { p0, p0, p2, p3 };
@@ -269,6 +271,8 @@ static void test_encode_rows(void)
 
         CHECK_INT_EQ(seq2seq_new(&config, &m), 0);
         seq2seq_init_random(m, 11);
+        if (half)
+                CHECK_INT_EQ(seq2seq_half_enable(m), 0);
         CHECK_INT_EQ(seq2seq_state_new(m, 4, &all), 0);
         CHECK_INT_EQ(seq2seq_state_new(m, 1, &one), 0);
         CHECK_INT_EQ(seq2seq_encode(m, all, rows, lengths, 4), 0);
@@ -281,10 +285,12 @@ static void test_encode_rows(void)
 
                         CHECK(memcmp(h, one->h + l * H, H * sizeof(float)) == 0);
                         CHECK(memcmp(c, one->c + l * H, H * sizeof(float)) == 0);
-                        for (int i = 0; i < H && lengths[b] == 0; i++)
-                                CHECK(h[i] == 0.0f && c[i] == 0.0f);
-                        for (int i = 0; i < H && lengths[b] > 0; i++)
-                                CHECK(h[i] != 0.0f);
+                        for (int i = 0; i < H; i++) {
+                                if (lengths[b] == 0)
+                                        CHECK(h[i] == 0.0f && c[i] == 0.0f);
+                                else
+                                        CHECK(h[i] != 0.0f);
+                        }
                 }
         }
         /* rows 0 and 2 have the same length but different prompts */
@@ -299,7 +305,8 @@ int main(void)
 {
         test_layout();
         test_decode_matches_forward();
-        test_encode_rows();
+        test_encode_rows(false);
+        test_encode_rows(true);
         test_batch_refusals();
         test_half();
         return test_finish();

@@ -93,6 +93,13 @@ static void daemon_on_stopped(void *userdata)
         uv_close((uv_handle_t *)&d->sigterm, NULL);
         uv_close((uv_handle_t *)&d->sigint, NULL);
         uv_close((uv_handle_t *)&d->sighup, NULL);
+        /* Closing the last watcher of a signal restores its default action;
+         * a SIGTERM during the rest of the exit (systemd's, or a second
+         * one) would then kill the process instead of letting it finish
+         * and exit with its status. */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
         if (d->watchdog_on)
                 uv_close((uv_handle_t *)&d->watchdog, NULL);
 }

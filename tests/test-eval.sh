@@ -29,7 +29,7 @@ train() {
                 --valid-fraction 0 --patience 0 --no-progress --log-every 1000 "$@"
 }
 
-train --batch-size 16 --epochs 30 -o "$model" "$corpus" 2>"$TEST_DIR/train.log" ||
+train --batch-size 16 --epochs 60 -o "$model" "$corpus" 2>"$TEST_DIR/train.log" ||
         fail "training failed: $(cat "$TEST_DIR/train.log")"
 train --batch-size 4 --epochs 40 -o "$zh_model" "$chinese" 2>"$TEST_DIR/train-zh.log" ||
         fail "training the Chinese model failed: $(cat "$TEST_DIR/train-zh.log")"

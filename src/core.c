@@ -1712,7 +1712,8 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
 
         r = responder_new(model, &options, &c->responder, sub_error);
         if (r < 0) {
-                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                snprintf(error, CORE_ERROR_MAX, "cannot load the model ([model] path or "
+                         "PARLEY_MODEL_PATH): %s", sub_error);
                 goto fail;
         }
 

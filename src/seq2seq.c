@@ -1340,6 +1340,13 @@ int seq2seq_load(const char *path, struct seq2seq **ret, char **ret_vocabulary, 
         if (r < 0)
                 return r;
 
+        if (safetensors_metadata_get(st, "checkpoint_format")) {
+                snprintf(error, error_size, "%s is a training checkpoint (for parley train "
+                         "--resume), not a model: use the model file beside it", path);
+                r = -EBADMSG;
+                goto out;
+        }
+
         r = seq2seq_config_read(st, &config, error, error_size);
         if (r < 0)
                 goto out;

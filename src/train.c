@@ -1042,8 +1042,13 @@ static int epoch_finish(struct trainer *t, double started_s, bool *ret_stop)
         } else {
                 t->bad_epochs++;
                 t->lr_scale *= o->lr_decay;
-                snprintf(note, sizeof(note), " (no improvement %d/%d, learning rate now %.3g)",
-                         t->bad_epochs, o->patience, o->learning_rate * t->lr_scale);
+                if (o->patience > 0)
+                        snprintf(note, sizeof(note),
+                                 " (no improvement %d/%d, learning rate now %.3g)",
+                                 t->bad_epochs, o->patience, o->learning_rate * t->lr_scale);
+                else
+                        snprintf(note, sizeof(note), " (no improvement, learning rate now %.3g)",
+                                 o->learning_rate * t->lr_scale);
         }
 
         if (t->n_valid > 0 && curve_add(&t->valid_curve, (double)t->step, valid_loss) < 0)

@@ -42,4 +42,14 @@ check_eq "first message still first" "help" \
 # Nothing was left for a next run.
 check_eq "no work left over" "" "$(grep -i resuming "$TEST_DIR/err2" || true)"
 
+# A model that cannot be loaded stops the start, naming it as the model.
+status=0
+printf 'help\n' | PARLEY_MODEL_PATH="$TEST_DIR/absent.safetensors" "$PARLEYD" --config "$conf" \
+        --foreground > "$TEST_DIR/out3" 2> "$TEST_DIR/err3" || status=$?
+check_eq "absent model exit status" 1 "$status"
+check_grep "absent model named" "cannot load the model (\[model\] path or PARLEY_MODEL_PATH): " \
+        "$TEST_DIR/err3"
+check_grep "absent model's path and reason" "$TEST_DIR/absent.safetensors: No such file" \
+        "$TEST_DIR/err3"
+
 test_finish

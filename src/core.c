@@ -1657,7 +1657,8 @@ int core_config_check(const struct config *config, char *error)
 
         r = responder_new(model, &options, &responder, sub_error);
         if (r < 0) {
-                snprintf(error, CORE_ERROR_MAX, "%s", sub_error);
+                snprintf(error, CORE_ERROR_MAX, "cannot load the model ([model] path or "
+                         "PARLEY_MODEL_PATH): %s", sub_error);
                 return r;
         }
         responder_unref(responder);

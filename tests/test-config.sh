@@ -100,7 +100,9 @@ printf '[console]\nenabled = true\n[model]\npath = %s\n' "$TEST_DIR/none.safeten
 status=0
 "$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
 check_eq "missing model file: exit status" 1 "$status"
-check_grep "missing model file: message" "$TEST_DIR/none.safetensors" "$TEST_DIR/err"
+check_grep "missing model file: message" \
+        "cannot load the model (\[model\] path or PARLEY_MODEL_PATH): $TEST_DIR/none.safetensors" \
+        "$TEST_DIR/err"
 
 # No adapter enabled is a start-up error that says what to do.
 printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state" > "$conf"

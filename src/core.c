@@ -1625,6 +1625,57 @@ static void core_on_retention_timer(uv_timer_t *t)
                 free(p);
 }
 
+/* Sets up each enabled adapter as the start would, on a loop of its own
+ * that is never run for I/O, and takes it down again: what only the start
+ * used to find (a missing or unreadable token file, a token of the wrong
+ * form, webhook settings) is found by --check-config too.  Nothing is
+ * sent.  Each adapter logs why it cannot be set up; error names the first
+ * and the result is its error. */
+static int core_adapters_check(const struct config *config, size_t *ret_enabled, char *error)
+{
+        uv_loop_t loop;
+        struct core probe = { .loop = &loop };
+        size_t enabled = 0;
+        int r, failed = 0;
+
+        r = uv_loop_init(&loop);
+        if (r < 0) {
+                snprintf(error, CORE_ERROR_MAX, "cannot make an event loop: %s", uv_strerror(r));
+                return r;
+        }
+        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++) {
+                struct adapter a = {
+                        .core = &probe, .ops = *ops, .conn = ADAPTER_STARTING,
+                        .log = { .adapter = (*ops)->name },
+                };
+                void *state = NULL;
+
+                if (!config_get_bool(config, (*ops)->name, "enabled"))
+                        continue;
+                enabled++;
+                r = (*ops)->create(&a, config, &state);
+                if (r < 0) {
+                        /* the first failure decides the exit status, as at
+                         * the start; the others are logged too */
+                        if (failed == 0) {
+                                snprintf(error, CORE_ERROR_MAX, "%s: cannot set up: %s",
+                                         (*ops)->name, strerror(-r));
+                                failed = r;
+                        }
+                        continue;
+                }
+                (*ops)->destroy(state);
+        }
+        /* the handles the adapters closed */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        r = uv_loop_close(&loop);
+        if (r < 0)
+                log_debug("the check's event loop closed with handles open: %s", uv_strerror(r));
+
+        *ret_enabled = enabled;
+        return failed;
+}
+
 int core_config_check(const struct config *config, char *error)
 {
         const char *model = config_get_string(config, "model", "path");
@@ -1645,9 +1696,9 @@ int core_config_check(const struct config *config, char *error)
         if (r < 0)
                 return r;
 
-        for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++)
-                if (config_get_bool(config, (*ops)->name, "enabled"))
-                        enabled++;
+        r = core_adapters_check(config, &enabled, error);
+        if (r < 0)
+                return r;
         if (enabled == 0) {
                 snprintf(error, CORE_ERROR_MAX, "%s: no adapter is enabled; set 'enabled = true' "
                          "in the section of at least one ([console] for a local chat)",

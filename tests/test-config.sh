@@ -104,6 +104,56 @@ check_grep "missing model file: message" \
         "cannot load the model (\[model\] path or PARLEY_MODEL_PATH): $TEST_DIR/none.safetensors" \
         "$TEST_DIR/err"
 
+# The enabled adapters are set up as at the start, so a missing token is
+# found by the check; every adapter's problem is reported at once, and the
+# first decides the exit status (a file that is not there: 1).
+printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\n' "$TEST_DIR/state" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "telegram without a token: exit status" 2 "$status"
+check_grep "telegram without a token: reason" \
+        "telegram: error: no bot token: set token_file in \[telegram\]" "$TEST_DIR/err"
+check_grep "telegram without a token: adapter named" "error: telegram: cannot set up" \
+        "$TEST_DIR/err"
+
+cat > "$conf" <<EOF
+[parleyd]
+state_dir = $TEST_DIR/state
+[telegram]
+enabled = true
+token_file = $TEST_DIR/absent-token
+[slack]
+enabled = true
+[matrix]
+enabled = true
+homeserver_url = https://matrix.invalid
+EOF
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "three adapters without tokens: exit status" 1 "$status"
+check_grep "telegram's missing file" \
+        "cannot read the bot token from $TEST_DIR/absent-token: No such file" "$TEST_DIR/err"
+check_grep "slack's missing token" "\[slack\] app_token_file is not set" "$TEST_DIR/err"
+check_grep "matrix's missing token" "\[matrix\] needs access_token_file" "$TEST_DIR/err"
+
+# A good token passes without any request (api_url names a closed port)
+# and does not reach the output.
+token=123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+( umask 077 && printf '%s\n' "$token" > "$TEST_DIR/token" )
+cat > "$conf" <<EOF
+[parleyd]
+state_dir = $TEST_DIR/state
+[telegram]
+enabled = true
+token_file = $TEST_DIR/token
+api_url = http://127.0.0.1:9
+EOF
+status=0
+"$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" 2> "$TEST_DIR/err" || status=$?
+check_eq "telegram with a token: exit status" 0 "$status"
+check_eq "telegram with a token: output" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
+check_eq "the token is not shown" "" "$(grep -h -F "${token#*:}" "$TEST_DIR/out" "$TEST_DIR/err")"
+
 # No adapter enabled is a start-up error that says what to do.
 printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state" > "$conf"
 status=0

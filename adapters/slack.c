@@ -164,9 +164,11 @@ static void slack_release(struct slack *s);
 /* ---- configuration ---- */
 
 /* Reads a token from path, or from the systemd credential when path is NULL.
- * Logs what is wrong (never the token) and returns -EINVAL. */
+ * Logs what is wrong (never the token) and returns -EINVAL.  checking
+ * (--check-config) with neither: *ret NULL, a notice, 0. */
 static int slack_token_read(const struct config *config, const char *key,
-                            const char *credential, const char *prefix, char **ret)
+                            const char *credential, const char *prefix, bool checking,
+                            char **ret)
 {
         const char *path = config_get_string(config, "slack", key);
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -179,6 +181,13 @@ static int slack_token_read(const struct config *config, const char *key,
                 if (asprintf(&cred_path, "%s/%s", dir, credential) < 0)
                         return -ENOMEM;
                 path = cred_path;
+        }
+        if (!path && checking) {
+                log_notice("[slack] %s is not set: the token is the systemd credential %s, "
+                           "read by the service at its start, not by this check", key,
+                           credential);
+                *ret = NULL;
+                return 0;
         }
         if (!path) {
                 log_error("[slack] %s is not set and there is no systemd credential %s",
@@ -250,6 +259,8 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
 {
         struct slack *s = calloc(1, sizeof(*s));
         const char *api_url = config_get_string(config, "slack", "api_url");
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        bool checking = adapter_checking(a) && !creds;
         int r;
 
         if (!s)
@@ -297,14 +308,22 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
                         r = -ENOMEM;
                         goto fail;
                 }
+                if (!config_get_bool(config, "http", "enabled")) {
+                        log_error("%s: [slack] events mode needs the daemon's HTTP server: set "
+                                  "enabled = true in [http]",
+                                  config_where(config, "slack", "mode"));
+                        r = -EINVAL;
+                        goto fail;
+                }
                 r = slack_token_read(config, "signing_secret_file", "slack-signing-secret", "",
-                                     &s->signing_secret);
+                                     checking, &s->signing_secret);
         } else
                 r = slack_token_read(config, "app_token_file", "slack-app-token", "xapp-",
-                                     &s->app_token);
+                                     checking, &s->app_token);
         if (r < 0)
                 goto fail;
-        r = slack_token_read(config, "bot_token_file", "slack-bot-token", "xoxb-", &s->bot_token);
+        r = slack_token_read(config, "bot_token_file", "slack-bot-token", "xoxb-", checking,
+                             &s->bot_token);
         if (r < 0)
                 goto fail;
 

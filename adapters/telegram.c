@@ -216,7 +216,7 @@ static int telegram_secret_read(const char *path, const struct log_fields *f,
 
                 log_record(LOG_ERR, f, "cannot read the %s from %s: %s", what, path,
                            strerror(-r));
-                return r;
+                return -EINVAL;
         }
         if (!S_ISREG(st.st_mode) || st.st_size > TELEGRAM_SECRET_FILE_MAX) {
                 log_record(LOG_ERR, f, "%s: not a regular file of at most %d bytes, so not "
@@ -414,14 +414,18 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
                                  &tg->log, &token);
         if (r < 0)
                 goto fail;
-        if (!token) {
+        if (!token && adapter_checking(a) && !getenv("CREDENTIALS_DIRECTORY")) {
+                log_record(LOG_NOTICE, &tg->log, "no token_file: the bot token is the systemd "
+                           "credential %s, read by the service at its start, not by this "
+                           "check", TELEGRAM_TOKEN_CREDENTIAL);
+        } else if (!token) {
                 log_record(LOG_ERR, &tg->log, "no bot token: set token_file in [telegram], or "
                            "pass the systemd credential %s (LoadCredential=)",
                            TELEGRAM_TOKEN_CREDENTIAL);
                 r = -EINVAL;
                 goto fail;
         }
-        if (!telegram_token_valid(token)) {
+        if (token && !telegram_token_valid(token)) {
                 log_record(LOG_ERR, &tg->log, "the bot token is not of the form BotFather "
                            "gives (digits, ':', then letters, digits, '_' or '-')");
                 r = -EINVAL;
@@ -431,12 +435,13 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
         api_len = strlen(api_url);
         while (api_len > 0 && api_url[api_len - 1] == '/')
                 api_len--;
-        if (asprintf(&tg->api_base, "%.*s/bot%s/", (int)api_len, api_url, token) < 0) {
+        if (token && asprintf(&tg->api_base, "%.*s/bot%s/", (int)api_len, api_url, token) < 0) {
                 tg->api_base = NULL;
                 r = -ENOMEM;
                 goto fail;
         }
-        explicit_bzero(token, strlen(token));
+        if (token)
+                explicit_bzero(token, strlen(token));
 
         if (tg->mode == TELEGRAM_WEBHOOK) {
                 r = telegram_config_webhook(tg, config);

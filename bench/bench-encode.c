@@ -28,7 +28,8 @@ struct encoder {
         const struct vocab *vocab;
         long max_length;
         size_t written, long_pairs, empty, malformed;
-        bool write_failed;
+        bool write_failed;      /* stdout refused a pair */
+        bool pair_failed;       /* on_pair() stopped the read */
 };
 
 static json_object *ids_json(const int32_t *ids, size_t n)
@@ -45,6 +46,19 @@ static json_object *ids_json(const int32_t *ids, size_t n)
                 }
         }
         return a;
+}
+
+/* One JSON line to stdout; the write's error, -EIO if it set none. */
+static int pair_write(json_object *o)
+{
+        const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+        if (!line)
+                return -ENOMEM;
+        errno = 0;
+        if (puts(line) < 0)
+                return errno ? -errno : -EIO;
+        return 0;
 }
 
 static int on_pair(const struct corpus_pair *p, void *userdata)
@@ -75,16 +89,19 @@ static int on_pair(const struct corpus_pair *p, void *userdata)
                 } else if (json_object_object_add(o, "t", t) < 0) {
                         json_object_put(t);
                         r = -ENOMEM;
-                } else if (puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0) {
-                        e->write_failed = true;
-                        r = errno ? -errno : -EIO;
                 } else {
-                        e->written++;
+                        r = pair_write(o);
+                        if (r < 0)
+                                e->write_failed = true;
+                        else
+                                e->written++;
                 }
                 json_object_put(o);
         }
         free(source);
         free(target);
+        if (r < 0)
+                e->pair_failed = true;
         return r;
 }
 
@@ -143,7 +160,7 @@ int main(int argc, char **argv)
 
                 if (r < 0 && e.write_failed)
                         fprintf(stderr, "stdout: cannot write the pairs: %s\n", strerror(-r));
-                else if (r == -EINVAL)
+                else if (r == -EINVAL && !e.pair_failed)
                         fprintf(stderr, "%s: the name does not end in .tsv, .txt, .jsonl, .json, "
                                         ".yml or .yaml\n", argv[i]);
                 else if (r < 0)

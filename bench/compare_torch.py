@@ -168,7 +168,7 @@ def main(argv):
     if not valid or not train:
         raise SystemExit("%s: %d pairs; at least %d are needed to hold out %g%% of them "
                          "for validation and train on the rest"
-                         % (pairs_path, len(pairs), math.ceil(1 / VALID_FRACTION) + 1,
+                         % (pairs_path, len(pairs), math.ceil(1 / VALID_FRACTION),
                             VALID_FRACTION * 100))
     valid.sort(key=lambda p: (len(p[0]), len(p[1])))
     valid_batches = [make_batch(valid[i:i + BATCH]) for i in range(0, len(valid), BATCH)]

@@ -156,6 +156,7 @@ struct adapter {
         struct strmap *chat_index;      /* chat id -> its queue (a pointer) */
         struct chat_queue *sending;     /* queues whose head the adapter holds */
         struct log_fields log;
+        bool checking;                  /* set up by --check-config only */
 };
 
 struct core {
@@ -281,6 +282,11 @@ static void core_pending_done(struct core *c)
 uv_loop_t *adapter_loop(struct adapter *a)
 {
         return a->core->loop;
+}
+
+bool adapter_checking(const struct adapter *a)
+{
+        return a->checking;
 }
 
 const char *adapter_name(const struct adapter *a)
@@ -1625,6 +1631,13 @@ static void core_on_retention_timer(uv_timer_t *t)
                 free(p);
 }
 
+/* The start's and the check's error for a model that does not load. */
+static void core_model_error(char *error, const char *reason)
+{
+        snprintf(error, CORE_ERROR_MAX, "cannot load the model ([model] path or "
+                 "PARLEY_MODEL_PATH): %s", reason);
+}
+
 /* Sets up each enabled adapter as the start would, on a loop of its own
  * that is never run for I/O, and takes it down again: what only the start
  * used to find (a missing or unreadable token file, a token of the wrong
@@ -1643,10 +1656,11 @@ static int core_adapters_check(const struct config *config, size_t *ret_enabled,
                 snprintf(error, CORE_ERROR_MAX, "cannot make an event loop: %s", uv_strerror(r));
                 return r;
         }
+
         for (const struct adapter_ops *const *ops = adapter_registry; *ops; ops++) {
                 struct adapter a = {
                         .core = &probe, .ops = *ops, .conn = ADAPTER_STARTING,
-                        .log = { .adapter = (*ops)->name },
+                        .log = { .adapter = (*ops)->name }, .checking = true,
                 };
                 void *state = NULL;
 
@@ -1672,8 +1686,10 @@ static int core_adapters_check(const struct config *config, size_t *ret_enabled,
         if (r < 0)
                 log_debug("the check's event loop closed with handles open: %s", uv_strerror(r));
 
+        if (failed < 0)
+                return failed;
         *ret_enabled = enabled;
-        return failed;
+        return 0;
 }
 
 int core_config_check(const struct config *config, char *error)
@@ -1708,8 +1724,7 @@ int core_config_check(const struct config *config, char *error)
 
         r = responder_new(model, &options, &responder, sub_error);
         if (r < 0) {
-                snprintf(error, CORE_ERROR_MAX, "cannot load the model ([model] path or "
-                         "PARLEY_MODEL_PATH): %s", sub_error);
+                core_model_error(error, sub_error);
                 return r;
         }
         responder_unref(responder);
@@ -1764,8 +1779,7 @@ int core_new(uv_loop_t *loop, const struct config *config, const struct core_eve
 
         r = responder_new(model, &options, &c->responder, sub_error);
         if (r < 0) {
-                snprintf(error, CORE_ERROR_MAX, "cannot load the model ([model] path or "
-                         "PARLEY_MODEL_PATH): %s", sub_error);
+                core_model_error(error, sub_error);
                 goto fail;
         }
 

@@ -96,7 +96,8 @@ static void daemon_on_stopped(void *userdata)
         /* Closing the last watcher of a signal restores its default action;
          * a SIGTERM during the rest of the exit (systemd's, or a second
          * one) would then kill the process instead of letting it finish
-         * and exit with its status. */
+         * and exit with its status.  (One arriving in the instant between
+         * the close and the next line still would.) */
         signal(SIGTERM, SIG_IGN);
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);

@@ -104,50 +104,69 @@ check_grep "missing model file: message" \
         "cannot load the model (\[model\] path or PARLEY_MODEL_PATH): $TEST_DIR/none.safetensors" \
         "$TEST_DIR/err"
 
-# The enabled adapters are set up as at the start, so a missing token is
-# found by the check; every adapter's problem is reported at once, and the
-# first decides the exit status (a file that is not there: 1).
+# The enabled adapters are set up as at the start, without contacting the
+# platforms.  A token left to a systemd credential cannot be read outside
+# the service: with no CREDENTIALS_DIRECTORY the check says so and passes;
+# with one that lacks it, the check fails as the start would.
 printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\n' "$TEST_DIR/state" > "$conf"
 status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
-check_eq "telegram without a token: exit status" 2 "$status"
-check_grep "telegram without a token: reason" \
-        "telegram: error: no bot token: set token_file in \[telegram\]" "$TEST_DIR/err"
-check_grep "telegram without a token: adapter named" "error: telegram: cannot set up" \
+env -u CREDENTIALS_DIRECTORY "$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" \
+        2> "$TEST_DIR/err" || status=$?
+check_eq "token from a credential: exit status" 0 "$status"
+check_grep "token from a credential: said" \
+        "the bot token is the systemd credential telegram-token, read by the service at its start" \
         "$TEST_DIR/err"
+mkdir -p "$TEST_DIR/creds"
+status=0
+CREDENTIALS_DIRECTORY="$TEST_DIR/creds" "$PARLEYD" --config "$conf" --check-config \
+        > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "no credential: exit status" 2 "$status"
+check_grep "no credential: reason" "telegram: error: no bot token: set token_file in \[telegram\]" \
+        "$TEST_DIR/err"
+check_grep "no credential: adapter named" "error: telegram: cannot set up" "$TEST_DIR/err"
 
-cat > "$conf" <<EOF
-[parleyd]
-state_dir = $TEST_DIR/state
-[telegram]
-enabled = true
-token_file = $TEST_DIR/absent-token
-[slack]
-enabled = true
-[matrix]
-enabled = true
-homeserver_url = https://matrix.invalid
-EOF
+# Every adapter's problem is reported at once.
+{
+        printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state"
+        printf '[telegram]\nenabled = true\ntoken_file = %s\n' "$TEST_DIR/absent-token"
+        printf '[slack]\nenabled = true\napp_token_file = %s\n' "$TEST_DIR/absent-app-token"
+        printf '[matrix]\nenabled = true\nhomeserver_url = https://matrix.invalid\n'
+        printf 'access_token_file = %s\n' "$TEST_DIR/absent-matrix-token"
+} > "$conf"
 status=0
 "$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
-check_eq "three adapters without tokens: exit status" 1 "$status"
+check_eq "three adapters without tokens: exit status" 2 "$status"
 check_grep "telegram's missing file" \
         "cannot read the bot token from $TEST_DIR/absent-token: No such file" "$TEST_DIR/err"
-check_grep "slack's missing token" "\[slack\] app_token_file is not set" "$TEST_DIR/err"
-check_grep "matrix's missing token" "\[matrix\] needs access_token_file" "$TEST_DIR/err"
+check_grep "slack's missing file" \
+        "\[slack\] app_token_file: cannot read $TEST_DIR/absent-app-token: No such file" \
+        "$TEST_DIR/err"
+check_grep "matrix's missing file" \
+        "cannot read the access token from $TEST_DIR/absent-matrix-token" "$TEST_DIR/err"
 
-# A good token passes without any request (api_url names a closed port)
-# and does not reach the output.
+# A token of the wrong form, and Slack's events mode without the HTTP
+# server, fail the check; a good token passes and is never shown.
 token=123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
-( umask 077 && printf '%s\n' "$token" > "$TEST_DIR/token" )
-cat > "$conf" <<EOF
-[parleyd]
-state_dir = $TEST_DIR/state
-[telegram]
-enabled = true
-token_file = $TEST_DIR/token
-api_url = http://127.0.0.1:9
-EOF
+( umask 077 && printf '%s\n' "$token" > "$TEST_DIR/token" &&
+  printf 'not a token\n' > "$TEST_DIR/bad-token" )
+printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\ntoken_file = %s\n' \
+        "$TEST_DIR/state" "$TEST_DIR/bad-token" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "token of the wrong form: exit status" 2 "$status"
+check_grep "token of the wrong form: reason" "the bot token is not of the form BotFather gives" \
+        "$TEST_DIR/err"
+
+printf '[parleyd]\nstate_dir = %s\n[slack]\nenabled = true\nmode = events\n' \
+        "$TEST_DIR/state" > "$conf"
+status=0
+"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "slack events without [http]: exit status" 2 "$status"
+check_grep "slack events without [http]: reason" \
+        "$conf:5: \[slack\] events mode needs the daemon's HTTP server" "$TEST_DIR/err"
+
+printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\ntoken_file = %s\n' \
+        "$TEST_DIR/state" "$TEST_DIR/token" > "$conf"
 status=0
 "$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" 2> "$TEST_DIR/err" || status=$?
 check_eq "telegram with a token: exit status" 0 "$status"

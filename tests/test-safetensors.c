@@ -409,8 +409,8 @@ static void test_shrank(void)
         CHECK(strstr(error, name) != NULL);
         free(dst);
 
-        /* one byte short: the tensor that ended the file is cut in its
-         * middle, every other one still reads */
+        /* one byte short: the tensor that ended the file loses its last
+         * byte, every other one still reads */
         file_write(path, whole, n - 1);
 
         for (size_t t = 0; t < safetensors_tensor_count(st); t++) {

@@ -54,8 +54,9 @@ def refused_token(tmp):
 
 
 def start_fails(tmp, name, telegram_keys, token, expected, status=2):
-    """parleyd exits at once with status (2: a configuration error, 1: the
-    file system said no), with expected in its error output."""
+    """parleyd exits at once with status (2: a configuration error, a token
+    file that cannot be read included), with expected in its error
+    output."""
     conf = os.path.join(tmp, name + ".conf")
     with open(conf, "w") as f:
         f.write(f"[parleyd]\nstate_dir = {tmp}/state-{name}\n"
@@ -82,8 +83,7 @@ def main():
         start_fails(tmp, "malformed", "token_file = malformed.token", "not a token at all\n",
                     "the bot token is not of the form BotFather gives")
         start_fails(tmp, "missing", "token_file = nowhere.token", None,
-                    f"cannot read the bot token from {tmp}/nowhere.token: No such file",
-                    status=1)
+                    f"cannot read the bot token from {tmp}/nowhere.token: No such file")
         start_fails(tmp, "no-token", "", None,
                     "no bot token: set token_file in [telegram], or pass the systemd "
                     "credential telegram-token")

@@ -98,12 +98,11 @@ typedef void (*adapter_received_fn)(void *userdata, int r);
 uv_loop_t *adapter_loop(struct adapter *a);
 const char *adapter_name(const struct adapter *a);
 
-/* True while parleyd --check-config sets the adapter up to check its
- * configuration (create() and at once destroy(), nothing started).  A
- * token that the service gets as a systemd credential cannot be read
- * outside it: with no *_file key and no CREDENTIALS_DIRECTORY, create()
- * says so and goes on instead of failing. */
-bool adapter_checking(const struct adapter *a);
+/* True when parleyd --check-config sets the adapter up (create() and at
+ * once destroy(), nothing started) outside the service, with no
+ * CREDENTIALS_DIRECTORY: a token left to a systemd credential cannot be
+ * read here, so create() says so and goes on instead of failing. */
+bool adapter_credentials_unreadable(const struct adapter *a);
 
 /* The receive cursor stored with the last accepted batch; NULL if none. */
 const char *adapter_cursor(const struct adapter *a);

@@ -584,8 +584,7 @@ static int matrix_create(struct adapter *a, const struct config *config, void **
         r = matrix_token_load(m, config, &have_token);
         if (r < 0)
                 goto fail;
-        if (!have_token && !password_file && adapter_checking(a) &&
-            !getenv("CREDENTIALS_DIRECTORY")) {
+        if (!have_token && !password_file && adapter_credentials_unreadable(a)) {
                 log_record(LOG_NOTICE, &m->log, "no access_token_file or password_file: the "
                            "token is the systemd credential %s, read by the service at its "
                            "start, not by this check", MATRIX_CREDENTIAL);

@@ -164,11 +164,12 @@ static void slack_release(struct slack *s);
 /* ---- configuration ---- */
 
 /* Reads a token from path, or from the systemd credential when path is NULL.
- * Logs what is wrong (never the token) and returns -EINVAL.  checking
- * (--check-config) with neither: *ret NULL, a notice, 0. */
+ * Logs what is wrong (never the token) and returns -EINVAL.  With neither
+ * and credentials_unreadable (adapter_credentials_unreadable()): *ret
+ * NULL, a notice, 0. */
 static int slack_token_read(const struct config *config, const char *key,
-                            const char *credential, const char *prefix, bool checking,
-                            char **ret)
+                            const char *credential, const char *prefix,
+                            bool credentials_unreadable, char **ret)
 {
         const char *path = config_get_string(config, "slack", key);
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -182,7 +183,7 @@ static int slack_token_read(const struct config *config, const char *key,
                         return -ENOMEM;
                 path = cred_path;
         }
-        if (!path && checking) {
+        if (!path && credentials_unreadable) {
                 log_notice("[slack] %s is not set: the token is the systemd credential %s, "
                            "read by the service at its start, not by this check", key,
                            credential);
@@ -259,8 +260,7 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
 {
         struct slack *s = calloc(1, sizeof(*s));
         const char *api_url = config_get_string(config, "slack", "api_url");
-        const char *creds = getenv("CREDENTIALS_DIRECTORY");
-        bool checking = adapter_checking(a) && !creds;
+        bool credentials_unreadable = adapter_credentials_unreadable(a);
         int r;
 
         if (!s)
@@ -316,14 +316,14 @@ static int slack_create(struct adapter *a, const struct config *config, void **r
                         goto fail;
                 }
                 r = slack_token_read(config, "signing_secret_file", "slack-signing-secret", "",
-                                     checking, &s->signing_secret);
+                                     credentials_unreadable, &s->signing_secret);
         } else
                 r = slack_token_read(config, "app_token_file", "slack-app-token", "xapp-",
-                                     checking, &s->app_token);
+                                     credentials_unreadable, &s->app_token);
         if (r < 0)
                 goto fail;
-        r = slack_token_read(config, "bot_token_file", "slack-bot-token", "xoxb-", checking,
-                             &s->bot_token);
+        r = slack_token_read(config, "bot_token_file", "slack-bot-token", "xoxb-",
+                             credentials_unreadable, &s->bot_token);
         if (r < 0)
                 goto fail;
 

@@ -414,7 +414,7 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
                                  &tg->log, &token);
         if (r < 0)
                 goto fail;
-        if (!token && adapter_checking(a) && !getenv("CREDENTIALS_DIRECTORY")) {
+        if (!token && adapter_credentials_unreadable(a)) {
                 log_record(LOG_NOTICE, &tg->log, "no token_file: the bot token is the systemd "
                            "credential %s, read by the service at its start, not by this "
                            "check", TELEGRAM_TOKEN_CREDENTIAL);

@@ -284,9 +284,9 @@ uv_loop_t *adapter_loop(struct adapter *a)
         return a->core->loop;
 }
 
-bool adapter_checking(const struct adapter *a)
+bool adapter_credentials_unreadable(const struct adapter *a)
 {
-        return a->checking;
+        return a->checking && !getenv("CREDENTIALS_DIRECTORY");
 }
 
 const char *adapter_name(const struct adapter *a)

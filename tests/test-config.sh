@@ -13,6 +13,15 @@ expect_error() {
         check_eq "$1: message" "$2" "$(cat "$TEST_DIR/err")"
 }
 
+# check_config [ENV-ARGS...]: parleyd --check-config on $conf under env's
+# arguments (VAR=VALUE, -u VAR); $status, $TEST_DIR/out and $TEST_DIR/err
+# hold the result.
+check_config() {
+        status=0
+        env "$@" "$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" 2> "$TEST_DIR/err" \
+                || status=$?
+}
+
 printf '[parleyd]\nstate_dir = %s\n\n[console]\nenabled = true\ncolour = blue\n' \
         "$TEST_DIR/state" > "$conf"
 expect_error "unknown key" "$conf:6: unknown key 'colour' in section [console]"
@@ -43,16 +52,13 @@ expect_error "syntax" "$conf:2: expected 'key = value' or '[section]'"
 
 # Every mistake is reported in one go.
 printf '[parleyd]\nlog_level = loud\n[console]\ncolour = blue\n' > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "two errors: exit status" 2 "$status"
 check_eq "two errors: lines" 2 "$(wc -l < "$TEST_DIR/err")"
 
 # The environment overrides a key and is checked the same way.
 printf '[parleyd]\nstate_dir = %s\n[console]\nenabled = true\n' "$TEST_DIR/state" > "$conf"
-status=0
-PARLEY_PARLEYD_LOG_LEVEL=chatty "$PARLEYD" --config "$conf" --check-config \
-        > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config PARLEY_PARLEYD_LOG_LEVEL=chatty
 check_eq "bad environment value: exit status" 2 "$status"
 check_eq "bad environment value: message" \
         "environment PARLEY_PARLEYD_LOG_LEVEL: expects one of error|warning|notice|info|debug, got 'chatty'" \
@@ -78,27 +84,23 @@ check_eq "valid file" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
 # --check-config also checks what needs more than the file's syntax.
 printf '[parleyd]\nstate_dir = %s\n[console]\nenabled = true\n[reminders]\ntime_zone = Mars/Olympus\n' \
         "$TEST_DIR/state" > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "unknown time zone: exit status" 2 "$status"
 check_eq "unknown time zone: message" \
         "parleyd: error: $conf:6: time_zone in [reminders]: 'Mars/Olympus' is not a time zone; use a name such as Europe/Berlin" \
         "$(cat "$TEST_DIR/err")"
 
 printf '[console]\nenabled = true\n[history]\nretention_days = 1\n' > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "retention of one day: exit status" 2 "$status"
 
 printf '[console]\nenabled = true\n[model]\ntop_p = 2\n' > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "top_p out of range: exit status" 2 "$status"
 check_grep "top_p out of range: message" "$conf:4: \[model\] top_p" "$TEST_DIR/err"
 
 printf '[console]\nenabled = true\n[model]\npath = %s\n' "$TEST_DIR/none.safetensors" > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "missing model file: exit status" 1 "$status"
 check_grep "missing model file: message" \
         "cannot load the model (\[model\] path or PARLEY_MODEL_PATH): $TEST_DIR/none.safetensors" \
@@ -109,17 +111,13 @@ check_grep "missing model file: message" \
 # the service: with no CREDENTIALS_DIRECTORY the check says so and passes;
 # with one that lacks it, the check fails as the start would.
 printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\n' "$TEST_DIR/state" > "$conf"
-status=0
-env -u CREDENTIALS_DIRECTORY "$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" \
-        2> "$TEST_DIR/err" || status=$?
+check_config -u CREDENTIALS_DIRECTORY
 check_eq "token from a credential: exit status" 0 "$status"
 check_grep "token from a credential: said" \
         "the bot token is the systemd credential telegram-token, read by the service at its start" \
         "$TEST_DIR/err"
 mkdir -p "$TEST_DIR/creds"
-status=0
-CREDENTIALS_DIRECTORY="$TEST_DIR/creds" "$PARLEYD" --config "$conf" --check-config \
-        > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config CREDENTIALS_DIRECTORY="$TEST_DIR/creds"
 check_eq "no credential: exit status" 2 "$status"
 check_grep "no credential: reason" "telegram: error: no bot token: set token_file in \[telegram\]" \
         "$TEST_DIR/err"
@@ -133,8 +131,7 @@ check_grep "no credential: adapter named" "error: telegram: cannot set up" "$TES
         printf '[matrix]\nenabled = true\nhomeserver_url = https://matrix.invalid\n'
         printf 'access_token_file = %s\n' "$TEST_DIR/absent-matrix-token"
 } > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "three adapters without tokens: exit status" 2 "$status"
 check_grep "telegram's missing file" \
         "cannot read the bot token from $TEST_DIR/absent-token: No such file" "$TEST_DIR/err"
@@ -151,24 +148,21 @@ token=123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
   printf 'not a token\n' > "$TEST_DIR/bad-token" )
 printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\ntoken_file = %s\n' \
         "$TEST_DIR/state" "$TEST_DIR/bad-token" > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "token of the wrong form: exit status" 2 "$status"
 check_grep "token of the wrong form: reason" "the bot token is not of the form BotFather gives" \
         "$TEST_DIR/err"
 
 printf '[parleyd]\nstate_dir = %s\n[slack]\nenabled = true\nmode = events\n' \
         "$TEST_DIR/state" > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "slack events without [http]: exit status" 2 "$status"
 check_grep "slack events without [http]: reason" \
         "$conf:5: \[slack\] events mode needs the daemon's HTTP server" "$TEST_DIR/err"
 
 printf '[parleyd]\nstate_dir = %s\n[telegram]\nenabled = true\ntoken_file = %s\n' \
         "$TEST_DIR/state" "$TEST_DIR/token" > "$conf"
-status=0
-"$PARLEYD" --config "$conf" --check-config > "$TEST_DIR/out" 2> "$TEST_DIR/err" || status=$?
+check_config
 check_eq "telegram with a token: exit status" 0 "$status"
 check_eq "telegram with a token: output" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
 check_eq "the token is not shown" "" "$(grep -h -F "${token#*:}" "$TEST_DIR/out" "$TEST_DIR/err")"

@@ -378,59 +378,57 @@ static void test_not_a_model(void)
 
 /* The file is read tensor by tensor after the header: one that shrinks in
  * between is an error naming the tensor, not a half-filled model. */
-static void test_shrank(void)
+/* Reads one tensor of st into a buffer of its own size, then frees it. */
+static int tensor_read(struct safetensors *st, const char *name, char *error)
 {
-        char error[SAFETENSORS_ERROR_MAX], path[300];
-        struct safetensors *st = NULL;
-        size_t n, last, failed = 0;
-        char *whole = file_read(model_path, &n);
-        const char *name;
-        int ndim;
         int64_t shape[SAFETENSORS_DIMS_MAX], elements = 1;
+        int ndim, r;
         float *dst;
 
-        snprintf(path, sizeof(path), "%s/shrinks.safetensors", dir);
-        file_write(path, whole, n);
-        CHECK_INT_EQ(safetensors_open(path, &st, error, sizeof(error)), 0);
-        last = safetensors_tensor_count(st) - 1;
-        name = safetensors_tensor_name(st, last);
         CHECK_INT_EQ(safetensors_tensor_shape(st, name, &ndim, shape), 0);
         for (int i = 0; i < ndim; i++)
                 elements *= shape[i];
         dst = calloc((size_t)elements, sizeof(float));
         CHECK(dst != NULL);
+        r = safetensors_tensor_read(st, name, ndim, shape, dst, error, SAFETENSORS_ERROR_MAX);
+        free(dst);
+        return r;
+}
+
+static void test_shrank(void)
+{
+        char error[SAFETENSORS_ERROR_MAX], path[300];
+        struct safetensors *st = NULL;
+        size_t n, failed = 0;
+        char *whole = file_read(model_path, &n);
+        const char *name;
+
+        snprintf(path, sizeof(path), "%s/shrinks.safetensors", dir);
+        file_write(path, whole, n);
+        CHECK_INT_EQ(safetensors_open(path, &st, error, sizeof(error)), 0);
 
         /* 64 bytes: not even the whole header stays, and no data */
+        name = safetensors_tensor_name(st, safetensors_tensor_count(st) - 1);
         CHECK_INT_EQ(truncate(path, 64), 0);
-        CHECK_INT_EQ(safetensors_tensor_read(st, name, ndim, shape, dst, error, sizeof(error)),
-                     -EBADMSG);
+        CHECK_INT_EQ(tensor_read(st, name, error), -EBADMSG);
         CHECK(strstr(error, path) != NULL);
         CHECK(strstr(error, "shrank") != NULL);
         CHECK(strstr(error, name) != NULL);
-        free(dst);
 
         /* one byte short: the tensor that ended the file loses its last
          * byte, every other one still reads */
         file_write(path, whole, n - 1);
-
         for (size_t t = 0; t < safetensors_tensor_count(st); t++) {
                 int r;
 
                 name = safetensors_tensor_name(st, t);
-                CHECK_INT_EQ(safetensors_tensor_shape(st, name, &ndim, shape), 0);
-                elements = 1;
-                for (int i = 0; i < ndim; i++)
-                        elements *= shape[i];
-                dst = calloc((size_t)elements, sizeof(float));
-                CHECK(dst != NULL);
-                r = safetensors_tensor_read(st, name, ndim, shape, dst, error, sizeof(error));
+                r = tensor_read(st, name, error);
                 if (r < 0) {
                         CHECK_INT_EQ(r, -EBADMSG);
                         CHECK(strstr(error, "shrank") != NULL);
                         CHECK(strstr(error, name) != NULL);
                         failed++;
                 }
-                free(dst);
         }
         CHECK_INT_EQ(failed, 1);
 

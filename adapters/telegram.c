@@ -241,6 +241,11 @@ static int telegram_secret_read(const char *path, const struct log_fields *f,
         while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
                 buf[--len] = '\0';
 
+        if (buf[strspn(buf, " \t")] == '\0') {
+                log_record(LOG_ERR, f, "%s is empty: it holds no %s", path, what);
+                return -EINVAL;
+        }
+
         *ret = strdup(buf + strspn(buf, " \t"));
         explicit_bzero(buf, sizeof(buf));
         return *ret ? 0 : -ENOMEM;
@@ -330,10 +335,16 @@ static int telegram_config_webhook(struct telegram *tg, const struct config *con
         const char *path = config_get_string(config, "telegram", "webhook_path");
         int r;
 
-        if (!url || strncmp(url, "https://", 8) != 0) {
+        if (!url) {
                 log_record(LOG_ERR, &tg->log, "%s: webhook mode needs webhook_url, the public "
                            "https:// address Telegram posts to",
                            config_where(config, "telegram", "mode"));
+                return -EINVAL;
+        }
+        if (strncmp(url, "https://", 8) != 0) {
+                log_record(LOG_ERR, &tg->log, "%s: webhook_url must be an https:// address "
+                           "(Telegram posts to https only)",
+                           config_where(config, "telegram", "webhook_url"));
                 return -EINVAL;
         }
         tg->webhook_url = strdup(url);
@@ -426,8 +437,11 @@ static int telegram_create(struct adapter *a, const struct config *config, void 
                 goto fail;
         }
         if (token && !telegram_token_valid(token)) {
-                log_record(LOG_ERR, &tg->log, "the bot token is not of the form BotFather "
-                           "gives (digits, ':', then letters, digits, '_' or '-')");
+                log_record(LOG_ERR, &tg->log, "%s: the bot token is not of the form BotFather "
+                           "gives (digits, ':', then letters, digits, '_' or '-')",
+                           config_get_string(config, "telegram", "token_file") ?
+                           config_where(config, "telegram", "token_file") :
+                           "the systemd credential " TELEGRAM_TOKEN_CREDENTIAL);
                 r = -EINVAL;
                 goto fail;
         }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "macro.h"
 
@@ -468,6 +469,7 @@ int config_load(const char *path, const struct config_key *const *tables, size_t
                 FILE *err, struct config **ret)
 {
         _cleanup_free_ char *dir_copy = strdup(path);
+        struct stat st;
         FILE *in;
         int r;
 
@@ -477,6 +479,12 @@ int config_load(const char *path, const struct config_key *const *tables, size_t
         in = fopen(path, "re");
         if (!in)
                 return -errno;
+        /* a directory opens, and would read as an empty file */
+        r = fstat(fileno(in), &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
+        if (r < 0) {
+                fclose(in);
+                return r;
+        }
 
         r = config_load_stream(in, path, dirname(dir_copy), tables, n_tables, err, ret);
         fclose(in);

@@ -1341,8 +1341,17 @@ int seq2seq_load(const char *path, struct seq2seq **ret, char **ret_vocabulary, 
                 return r;
 
         if (safetensors_metadata_get(st, "checkpoint_format")) {
-                snprintf(error, error_size, "%s is a training checkpoint (for parley train "
-                         "--resume), not a model: use the model file beside it", path);
+                size_t n = strlen(path);
+                bool named = n > 5 && strcmp(path + n - 5, ".ckpt") == 0;
+
+                /* parley train writes MODEL's checkpoint as MODEL.ckpt */
+                if (named)
+                        snprintf(error, error_size, "%s is a training checkpoint (for parley "
+                                 "train --resume), not a model: use '%.*s'", path,
+                                 (int)(n - 5), path);
+                else
+                        snprintf(error, error_size, "%s is a training checkpoint (for parley "
+                                 "train --resume), not a model", path);
                 r = -EBADMSG;
                 goto out;
         }

@@ -167,6 +167,13 @@ check_eq "telegram with a token: exit status" 0 "$status"
 check_eq "telegram with a token: output" "$conf: configuration is valid" "$(cat "$TEST_DIR/out")"
 check_eq "the token is not shown" "" "$(grep -h -F "${token#*:}" "$TEST_DIR/out" "$TEST_DIR/err")"
 
+# A directory is not taken for an empty file.
+status=0
+"$PARLEYD" --config "$TEST_DIR" --check-config > /dev/null 2> "$TEST_DIR/err" || status=$?
+check_eq "directory: exit status" 2 "$status"
+check_eq "directory: message" "parleyd: error: cannot read $TEST_DIR: Is a directory" \
+        "$(cat "$TEST_DIR/err")"
+
 # No adapter enabled is a start-up error that says what to do.
 printf '[parleyd]\nstate_dir = %s\n' "$TEST_DIR/state" > "$conf"
 status=0

@@ -151,7 +151,8 @@ expect_fail() {
 
 expect_fail 1 "$TEST_DIR/missing.model" reply "$TEST_DIR/missing.model" hello
 expect_fail 1 "$corpus: header length" reply "$corpus" hello
-expect_fail 1 "$model.ckpt is a training checkpoint (for parley train --resume), not a model" \
+expect_fail 1 \
+        "$model.ckpt is a training checkpoint (for parley train --resume), not a model: use '$model'" \
         reply "$model.ckpt" hello
 expect_fail 2 "no TEXT given" reply "$model"
 expect_fail 2 "--beam-width applies to --method beam, not greedy" reply --beam-width 3 "$model" hi

@@ -81,7 +81,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         refused_token(tmp)
         start_fails(tmp, "malformed", "token_file = malformed.token", "not a token at all\n",
-                    "the bot token is not of the form BotFather gives")
+                    "malformed.conf:6: the bot token is not of the form BotFather gives")
+        start_fails(tmp, "empty", "token_file = empty.token", "",
+                    f"{tmp}/empty.token is empty: it holds no bot token")
         start_fails(tmp, "missing", "token_file = nowhere.token", None,
                     f"cannot read the bot token from {tmp}/nowhere.token: No such file")
         start_fails(tmp, "no-token", "", None,
@@ -90,6 +92,10 @@ def main():
         start_fails(tmp, "no-url", "token_file = no-url.token\nmode = webhook",
                     "123:abcdefghijklmnopqrstuvwxyz\n",
                     "no-url.conf:7: webhook mode needs webhook_url")
+        start_fails(tmp, "plain-url", "token_file = plain-url.token\nmode = webhook\n"
+                    "webhook_url = http://bot.example.test/hook",
+                    "123:abcdefghijklmnopqrstuvwxyz\n",
+                    "plain-url.conf:8: webhook_url must be an https:// address")
         start_fails(tmp, "no-http", "token_file = no-http.token\nmode = webhook\n"
                     "webhook_url = https://bot.example.test/hook",
                     "123:abcdefghijklmnopqrstuvwxyz\n",

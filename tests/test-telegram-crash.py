@@ -34,6 +34,22 @@ def replies(log):
     return out
 
 
+def settled_log(fake, quiet_s=0.5, timeout_s=10):
+    """The fake's log once it has stopped growing for quiet_s: requests the
+    killed daemon wrote before it died may still wait in the fake's sockets
+    (under load the fake reads them, and stamps them, after the kill)."""
+    log, since = fake.log(), time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = fake.log()
+        if len(now) != len(log):
+            log, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return log
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         fake = FakeTelegram(tmp)
@@ -60,9 +76,8 @@ def main():
         except TimeoutError as e:
             t.check(str(e), False)
         daemon.kill9()
-        t_kill = time.monotonic()
 
-        log = fake.log()
+        log = settled_log(fake)
         before = replies(log)
         con = db(dbpath)
         sent_at_kill = con.execute("SELECT count(*) FROM outbox WHERE status = 'sent'"
@@ -103,11 +118,8 @@ def main():
                 len({chat for chat, _ in twice}) == len(twice))
         t.eq("replies sent twice: exactly those taken before the kill and not yet recorded",
              len(before) - sent_at_kill, len(twice))
-        first_times = {}
-        for k, at in all_replies:
-            first_times.setdefault(k, at)
-        t.check("each reply sent twice was first sent before the kill",
-                all(first_times[k] < t_kill for k in twice))
+        t.eq("each reply sent twice was first sent before the kill", set(),
+             twice - {k for k, _ in before})
 
         con = db(dbpath)
         t.eq("inbox: each update once", TOTAL, con.execute("SELECT count(*) FROM inbox"
